@@ -1,0 +1,1 @@
+"""Memory agents, one folder each; ``agents.registry`` lists them."""

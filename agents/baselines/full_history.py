@@ -1,0 +1,117 @@
+"""The full-history baseline: the prompt holds every observation and action so far.
+
+It is the "Full History" baseline of AriGraph (Anokhin et al., 2024, §4): an LLM agent
+whose memory is the raw trajectory. On a model that scores (the embedded default) the
+action is the admissible command with the highest mean log-likelihood; on other models it
+is generated and matched to the closest admissible command.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from agents.baselines import prompts
+from envs.base import Observation
+from lab.errors import ConfigError
+from lab.llm import LLM
+from lab.prompts import render
+from lab.protocols import Action, AgentConfig, AgentContext, Task, TrialOutcome, Transition
+from lab.records import MemorySnapshot, MemRecord
+
+
+class FullHistoryConfig(AgentConfig):
+    """Hyperparameters of the full-history baseline."""
+
+    max_history_chars: int = 24_000
+    """Oldest entries are dropped past this many characters (~6k tokens), so the prompt fits the
+    embedded model's 8,192-token context. The paper's baseline has no limit (GPT-4's context
+    held whole episodes); raise it for large-context models."""
+    keep_across_trials: bool = False
+    """Carry the history into the next trial (off: each trial starts blank, as in the paper)."""
+
+
+class HistoryMemory:
+    """The trajectory as records: one row per step, rendered oldest first into the prompt."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.entries: list[MemRecord] = []
+        self.prompt_text = ""
+
+    def add(self, step: int, observation: str, action: str) -> None:
+        """Append one observation-action pair."""
+        text = f"Observation: {observation.strip()}\nAction: {action}"
+        self.entries.append(MemRecord(id=f"h{step}", kind="episodic", text=text, added_step=step))
+
+    def render(self) -> str:
+        """The newest entries that fit the budget, oldest first."""
+        kept: list[str] = []
+        used = 0
+        for entry in reversed(self.entries):
+            used += len(entry.text) + 1
+            if used > self.max_chars:
+                break
+            kept.append(entry.text)
+        self.prompt_text = "\n".join(reversed(kept)) or "(nothing yet)"
+        return self.prompt_text
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self.entries = []
+
+    def snapshot(self) -> MemorySnapshot:
+        """Records + the history text that entered the last prompt."""
+        return MemorySnapshot(records=list(self.entries), prompt_text=self.prompt_text)
+
+
+class FullHistoryAgent:
+    """An LLM agent whose prompt is the whole history."""
+
+    id: ClassVar[str] = "full-history"
+
+    def __init__(self, config: FullHistoryConfig, ctx: AgentContext) -> None:
+        if ctx.llm is None:
+            raise ConfigError("full-history needs an LLM (--llm embedded, openai:<model>, ...)")
+        self.config = config
+        self.llm: LLM = ctx.llm
+        self.history = HistoryMemory(config.max_history_chars)
+        self.task: Task | None = None
+        self.step = 0
+
+    @property
+    def memory(self) -> HistoryMemory:
+        """The trajectory memory."""
+        return self.history
+
+    def reset(self, task: Task) -> None:
+        """A new trial: the history starts blank unless configured to carry over."""
+        self.task = task
+        if not self.config.keep_across_trials:
+            self.history.clear()
+
+    def messages(self, observation: Observation, options: list[str]) -> list[tuple[str, str]]:
+        """The prompt for one decision."""
+        assert self.task is not None, "reset() must come before act()"
+        kind = "text adventure" if self.task.env_kind == "text" else "grid-world"
+        user = render(prompts.FULL_HISTORY_USER, objective=observation.objective or self.task.objective,
+                      history=self.history.render(), observation=observation.text.strip(),
+                      actions="\n".join(f"- {o}" for o in options))
+        return [("system", render(prompts.SYSTEM, kind=kind)), ("user", user)]
+
+    def act(self, observation: Observation) -> Action:
+        """Choose among the valid actions."""
+        assert self.task is not None, "reset() must come before act()"
+        options = observation.admissible or self.task.action_names or ["look"]
+        choice = self.llm.choose(self.messages(observation, options), options, purpose="act")
+        thoughts: dict[str, object] = {"rationale": "highest-scoring valid action given the full history"}
+        if choice.raw:
+            thoughts = {"generated": choice.raw, "rationale": "generated text matched to a valid action"}
+        return Action(command=choice.option, thoughts=thoughts)
+
+    def observe(self, transition: Transition) -> None:
+        """Append the pair to the history."""
+        self.history.add(self.step, transition.observation.text, transition.action.command)
+        self.step += 1
+
+    def end_trial(self, outcome: TrialOutcome) -> None:
+        """Nothing beyond the history."""

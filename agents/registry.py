@@ -1,0 +1,41 @@
+"""The agent registry: one table, read by ``memlab agents``, the run loop and the UI forms."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from pydantic import ValidationError
+
+from lab.errors import ConfigError, UnknownIdError
+from lab.protocols import AgentConfig, AgentSpec
+
+
+@cache
+def specs() -> dict[str, AgentSpec]:
+    """All registered agents, by id."""
+    from agents import baselines
+
+    table: dict[str, AgentSpec] = {}
+    for module in (baselines,):
+        for spec in module.SPECS:
+            table[spec.id] = spec
+    return table
+
+
+def get_spec(agent_id: str) -> AgentSpec:
+    """The spec of ``agent_id``; an unknown id lists the valid ones."""
+    table = specs()
+    if agent_id not in table:
+        raise UnknownIdError("agent", agent_id, list(table))
+    return table[agent_id]
+
+
+def parse_config(spec: AgentSpec, options: dict[str, Any]) -> AgentConfig:
+    """Validate an agent config (CLI strings are coerced); errors name the field and what is allowed."""
+    from envs.registry import validation_message
+
+    try:
+        return spec.config.model_validate(options)
+    except ValidationError as err:
+        raise ConfigError(f"agent {spec.id}: {validation_message(err, spec.config)}") from None

@@ -1,0 +1,1 @@
+"""Environment adapters (TextWorld, MiniGrid) behind one registry: ``envs.registry``."""

@@ -1,0 +1,198 @@
+"""``memlab``: thin commands over ``lab`` functions.
+
+Every error a person can cause prints one line on stderr and exits non-zero; stdout carries
+results (``memlab run`` prints the run id alone as its last line, for scripts).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any, Callable
+
+import typer
+
+from lab.errors import ConfigError, LabError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Memory Agent Lab: run memory agents in TextWorld and MiniGrid, store and export traces.")
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one line on stderr and exit."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def parse_pairs(pairs: list[str], flag: str) -> dict[str, Any]:
+    """``k=v`` pairs; values that parse as JSON (numbers, true/false, lists) are taken as such."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{flag} takes key=value, got {pair!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
+
+
+def guarded(fn: Callable[..., None]) -> Callable[..., None]:
+    """Turn lab errors into one-line messages."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except (LabError, IndexError) as err:
+            fail(str(err))
+
+    return wrapper
+
+
+@app.command("envs")
+@guarded
+def envs_cmd() -> None:
+    """List the registered environments."""
+    from envs.registry import specs
+
+    for spec in specs().values():
+        name = spec.id + ("<ID>" if spec.id.endswith(":") else "")
+        typer.echo(f"{name:<22} {spec.kind:<5} {spec.description}")
+
+
+@app.command("agents")
+@guarded
+def agents_cmd() -> None:
+    """List the registered agents."""
+    from agents.registry import specs
+
+    for spec in specs().values():
+        typer.echo(f"{spec.id:<16} {spec.description}")
+
+
+@app.command("run")
+@guarded
+def run_cmd(
+    env: Annotated[str, typer.Option("--env", help="env id (memlab envs)")] = "",
+    agent: Annotated[str, typer.Option("--agent", help="agent id (memlab agents)")] = "",
+    env_opt: Annotated[list[str], typer.Option("--env-opt", help="env option key=value")] = [],  # noqa: B006
+    agent_opt: Annotated[list[str], typer.Option("--agent-opt", help="agent option key=value")] = [],  # noqa: B006
+    llm: Annotated[str, typer.Option("--llm", help="embedded, openai:<m>, ollama:<m>, replay:<run>")] = "embedded",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    max_steps: Annotated[int, typer.Option("--max-steps", min=1)] = 100,
+    trials: Annotated[int, typer.Option("--trials", min=1)] = 1,
+    label: Annotated[str, typer.Option("--label", help="free text shown in run lists")] = "",
+    config_json: Annotated[str, typer.Option("--config-json", hidden=True)] = "",
+    run_id: Annotated[str, typer.Option("--run-id", hidden=True)] = "",
+) -> None:
+    """Run an agent in an env and record every step in the store."""
+    from lab.records import RunConfig
+    from lab.runner import execute
+
+    if config_json:
+        config = RunConfig.model_validate_json(config_json)
+    else:
+        if not env or not agent:
+            raise ConfigError("memlab run needs --env and --agent (see memlab envs, memlab agents)")
+        config = RunConfig(env_id=env, agent_id=agent, env_options=parse_pairs(env_opt, "--env-opt"),
+                           agent_config=parse_pairs(agent_opt, "--agent-opt"), llm=llm, seed=seed,
+                           max_steps=max_steps, trials=trials, label=label)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with progress_bar(config.max_steps * config.trials) as progress:
+        info = execute(config, run_id=run_id or None, progress=progress, stop=stop)
+    s = info.summary
+    assert s is not None
+    typer.echo(f"{info.status}: {info.config.agent_id} on {info.config.env_id}, {s.steps} steps, "
+               f"score {s.score:g}" + (f"/{s.max_score:g}" if s.max_score else "")
+               + (f", won" if s.won else "") + (f" ({s.message})" if s.message else ""), err=True)
+    typer.echo(info.run_id)
+    if info.status == "error":
+        raise typer.Exit(1)
+
+
+class progress_bar:
+    """A tqdm bar on a terminal (stderr), nothing otherwise."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.bar = total, None
+
+    def __enter__(self) -> Callable[[int, int], None] | None:
+        if not sys.stderr.isatty():
+            return None
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=self.total, unit="step", file=sys.stderr)
+        return lambda done, total: self.bar.update(done - self.bar.n)  # type: ignore[union-attr]
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@app.command("runs")
+@guarded
+def runs_cmd(limit: Annotated[int, typer.Option("--limit")] = 30) -> None:
+    """List recent runs."""
+    from lab.store import RunStore
+
+    for info in RunStore().list_runs(limit=limit):
+        score = f"{info.summary.score:g}" if info.summary else "-"
+        typer.echo(f"{info.run_id}  {info.status:<11} {info.config.agent_id:<14} {info.config.env_id:<34} "
+                   f"steps={info.n_steps:<5} score={score}")
+
+
+@app.command("show")
+@guarded
+def show_cmd(run_id: str, step: Annotated[int | None, typer.Option("--step")] = None) -> None:
+    """Show a run's header and summary, or one step."""
+    from lab.store import RunStore
+
+    store = RunStore()
+    if step is None:
+        typer.echo(store.get_run(run_id).model_dump_json(indent=2))
+    else:
+        typer.echo(store.step(run_id, step).model_dump_json(indent=2, exclude_defaults=True))
+
+
+@app.command("export")
+@guarded
+def export_cmd(
+    run_id: str,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl")] = "jsonl",
+    output: Annotated[Path, typer.Option("-o", "--output", help="file to write")] = Path("run.jsonl"),
+) -> None:
+    """Export a stored run."""
+    from lab.export import export_run
+    from lab.store import RunStore
+
+    lines = export_run(RunStore(), run_id, fmt, output)
+    typer.echo(f"wrote {lines} lines to {output}", err=True)
+
+
+@app.command("app")
+def app_cmd(port: Annotated[int, typer.Option("--port")] = 8501,
+            address: Annotated[str, typer.Option("--address")] = "127.0.0.1") -> None:
+    """Serve the lab in the browser (bound to 127.0.0.1 by default)."""
+    entry = Path(__file__).with_name("app.py")
+    cmd = [sys.executable, "-m", "streamlit", "run", str(entry), "--server.address", address,
+           "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    typer.echo(f"Memory Agent Lab on http://localhost:{port}", err=True)
+    raise typer.Exit(subprocess.call(cmd, env={**os.environ, "HF_HUB_OFFLINE": "1"}))
+
+
+def main() -> None:
+    """Entry point of the ``memlab`` script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""The recording LLM client: every model call of every agent goes through here.
+
+It wraps any langchain-core ``BaseChatModel``, retries failures with backoff, and records
+each call (messages, response, tokens, latency, error) as an :class:`LLMCall` that the run
+loop stores in the step. ``choose`` picks one of several options: by log-likelihood on
+models that can score (the embedded model), by generation + matching on the others.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from lab.errors import LabError, LLMError
+from lab.records import LLMCall, Message
+
+Messages = Sequence[BaseMessage | tuple[str, str]]
+
+
+def to_messages(messages: Messages) -> list[BaseMessage]:
+    """Accept ``("system"|"user"|"assistant", text)`` pairs as well as langchain messages."""
+    kinds = {"system": SystemMessage, "user": HumanMessage, "human": HumanMessage, "assistant": AIMessage}
+    out: list[BaseMessage] = []
+    for message in messages:
+        if isinstance(message, BaseMessage):
+            out.append(message)
+        else:
+            role, content = message
+            out.append(kinds[role](content=content))
+    return out
+
+
+def to_records(messages: list[BaseMessage]) -> list[Message]:
+    """Messages as stored: role + text."""
+    roles = {"human": "user", "ai": "assistant"}
+    return [Message(role=roles.get(m.type, m.type), content=str(m.content)) for m in messages]
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters a token: used only when the provider reports no usage."""
+    return math.ceil(len(text) / 4)
+
+
+@dataclass
+class Choice:
+    """The outcome of :meth:`LLM.choose`."""
+
+    option: str
+    index: int
+    scores: list[float] | None
+    """Log-likelihoods (scoring models) or match similarities (generating models)."""
+    raw: str = ""
+    """The generated text, for generating models."""
+
+
+def match_option(text: str, options: list[str]) -> tuple[int, float]:
+    """Map generated text to the closest option: exact line match first, then string similarity."""
+    lines = [line.strip(" \t\"'`.>-*").lower() for line in text.strip().splitlines() if line.strip()]
+    lowered = [o.lower() for o in options]
+    for line in lines:
+        if line in lowered:
+            return lowered.index(line), 1.0
+    target = lines[0] if lines else ""
+    ratios = [difflib.SequenceMatcher(None, target, o).ratio() for o in lowered]
+    best = max(range(len(options)), key=ratios.__getitem__)
+    return best, ratios[best]
+
+
+class LLM:
+    """A chat model plus a call log drained by the run loop after each step."""
+
+    def __init__(self, model: BaseChatModel, spec: str, max_retries: int = 3, backoff_s: float = 1.0) -> None:
+        self.model = model
+        self.spec = spec
+        self.max_retries = max_retries
+        self.backoff_s = backoff_s
+        self.calls: list[LLMCall] = []
+
+    @property
+    def name(self) -> str:
+        """The model's name as recorded in calls."""
+        for attr in ("model_name", "model"):
+            value = getattr(self.model, attr, None)
+            if isinstance(value, str) and value:
+                return value
+        return self.spec
+
+    @property
+    def can_score(self) -> bool:
+        """Whether the model scores options by log-likelihood."""
+        next_kind = getattr(self.model, "next_kind", None)
+        if next_kind is not None:  # a replayed run answers the way the recorded run did
+            return next_kind() == "score"
+        return hasattr(self.model, "score_options")
+
+    def take_calls(self) -> list[LLMCall]:
+        """Return and clear the calls recorded since the last take."""
+        out, self.calls = self.calls, []
+        return out
+
+    def _retrying(self, fn: Any, record: LLMCall) -> Any:
+        delay = self.backoff_s
+        for attempt in range(1, self.max_retries + 2):
+            record.attempts = attempt
+            try:
+                return fn()
+            except LabError:  # our own errors (a diverged replay) are final
+                raise
+            except Exception as err:  # providers raise many types; each is recorded, then retried
+                record.error = f"{type(err).__name__}: {err}".splitlines()[0][:500]
+                if attempt > self.max_retries:
+                    self.calls.append(record)
+                    raise LLMError(f"LLM call '{record.purpose}' failed after {attempt} attempts: "
+                                   f"{record.error}") from None
+                time.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    def chat(self, messages: Messages, purpose: str, stop: list[str] | None = None) -> str:
+        """Generate a reply; the call is recorded whatever happens."""
+        msgs = to_messages(messages)
+        record = LLMCall(purpose=purpose, kind="chat", model=self.name, messages=to_records(msgs))
+        start = time.perf_counter()
+        reply = self._retrying(lambda: self.model.invoke(msgs, stop=stop), record)
+        record.latency_s = time.perf_counter() - start
+        record.error = None
+        record.response = reply.content if isinstance(reply.content, str) else str(reply.content)
+        usage = getattr(reply, "usage_metadata", None) or {}
+        record.tokens_in = usage.get("input_tokens") or estimate_tokens("".join(m.content for m in record.messages))
+        record.tokens_out = usage.get("output_tokens") or estimate_tokens(record.response)
+        self.calls.append(record)
+        return record.response
+
+    def choose(self, messages: Messages, options: list[str], purpose: str) -> Choice:
+        """Pick one option: always a member of ``options`` (which must not be empty)."""
+        if not options:
+            raise ValueError("choose() needs at least one option")
+        if self.can_score:
+            return self._score(to_messages(messages), options, purpose)
+        raw = self.chat(messages, purpose)
+        index, similarity = match_option(raw, options)
+        return Choice(option=options[index], index=index, scores=None, raw=raw)
+
+    def _score(self, msgs: list[BaseMessage], options: list[str], purpose: str) -> Choice:
+        record = LLMCall(purpose=purpose, kind="score", model=self.name, messages=to_records(msgs),
+                         options=list(options))
+        start = time.perf_counter()
+        scores = self._retrying(lambda: list(self.model.score_options(msgs, options)), record)
+        record.latency_s = time.perf_counter() - start
+        record.error = None
+        index = max(range(len(options)), key=scores.__getitem__)
+        record.scores = [float(s) for s in scores]
+        record.response = options[index]
+        record.tokens_in = estimate_tokens("".join(m.content for m in record.messages))
+        record.tokens_out = sum(estimate_tokens(o) for o in options)
+        self.calls.append(record)
+        return Choice(option=options[index], index=index, scores=record.scores)

@@ -1,0 +1,85 @@
+"""``replay:<run_id>``: answer each call with the response recorded in that run, in order.
+
+Re-running a recorded episode with the same config and a replay model reproduces it
+exactly, with no model at hand (the env and the agent are deterministic given the seed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import PrivateAttr
+
+from lab.errors import LLMError
+from lab.records import LLMCall
+
+
+class ReplayChatModel(BaseChatModel):
+    """Plays back the successful LLM calls of a recorded run, chat and score calls alike."""
+
+    run_id: str
+    model_name: str = "replay"
+    _calls: list[LLMCall] = PrivateAttr(default_factory=list)
+    _cursor: int = PrivateAttr(default=0)
+
+    @classmethod
+    def from_calls(cls, run_id: str, calls: list[LLMCall]) -> ReplayChatModel:
+        """A replay of these calls (failed attempts are skipped)."""
+        model = cls(run_id=run_id)
+        model._calls = [c for c in calls if c.error is None]
+        if model._calls:
+            model.model_name = f"replay:{model._calls[0].model}"
+        return model
+
+    @classmethod
+    def from_store(cls, run_id: str, store: Any = None) -> ReplayChatModel:
+        """A replay of a stored run (``RunNotFoundError`` if absent)."""
+        from lab.store import RunStore
+
+        store = store or RunStore()
+        calls = [call for step in store.steps(run_id) for call in step.llm_calls]
+        return cls.from_calls(run_id, calls)
+
+    @property
+    def _llm_type(self) -> str:
+        return "lab-replay"
+
+    @property
+    def remaining(self) -> int:
+        """Calls not yet replayed."""
+        return len(self._calls) - self._cursor
+
+    def next_kind(self) -> str | None:
+        """``chat`` or ``score`` for the next recorded call, None when exhausted."""
+        return self._calls[self._cursor].kind if self.remaining else None
+
+    def _pop(self, kind: str) -> LLMCall:
+        if not self.remaining:
+            raise LLMError(f"replay of run {self.run_id} ran out of recorded calls "
+                           f"({len(self._calls)} were recorded)")
+        call = self._calls[self._cursor]
+        if call.kind != kind:
+            raise LLMError(f"replay of run {self.run_id} diverged at call {self._cursor}: "
+                           f"recorded a {call.kind} call, asked for a {kind} call")
+        self._cursor += 1
+        return call
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        call = self._pop("chat")
+        usage = {"input_tokens": call.tokens_in, "output_tokens": call.tokens_out,
+                 "total_tokens": call.tokens_in + call.tokens_out}
+        message = AIMessage(content=call.response, usage_metadata=usage)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def score_options(self, messages: list[BaseMessage], options: list[str]) -> list[float]:
+        """The recorded scores; options that differ from the recording mean the run diverged."""
+        call = self._pop("score")
+        if call.options != list(options) or call.scores is None:
+            raise LLMError(f"replay of run {self.run_id} diverged at call {self._cursor - 1}: "
+                           "the options to score differ from the recorded ones")
+        return list(call.scores)

@@ -1,0 +1,79 @@
+"""LLM spec strings → chat models.
+
+``embedded`` (the default, offline), ``openai:<model>``, ``ollama:<model>``,
+``anthropic:<model>``, ``replay:<run_id>``, and ``fake:<reply>|<reply>...`` (langchain-core's
+``FakeListChatModel``, for tests and demos). Integration packages are imported only when
+asked for; API keys come from the environment and never enter a spec or the store.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any, Callable
+
+from langchain_core.language_models import BaseChatModel
+
+from lab.errors import ConfigError, MissingDependencyError, UnknownIdError
+
+PROVIDERS: dict[str, tuple[str, str, str]] = {
+    # provider: (integration package, module, class)
+    "openai": ("langchain-openai", "langchain_openai", "ChatOpenAI"),
+    "ollama": ("langchain-ollama", "langchain_ollama", "ChatOllama"),
+    "anthropic": ("langchain-anthropic", "langchain_anthropic", "ChatAnthropic"),
+}
+BUILTIN = ("embedded", "replay", "fake")
+
+
+def split(spec: str) -> tuple[str, str]:
+    """``"openai:gpt-4o-mini"`` → ``("openai", "gpt-4o-mini")``."""
+    provider, _, rest = spec.strip().partition(":")
+    return provider.lower(), rest.strip()
+
+
+def validate(spec: str) -> None:
+    """Check a spec without building the model: known provider, installed package, argument given."""
+    provider, rest = split(spec)
+    if provider not in PROVIDERS and provider not in BUILTIN:
+        raise UnknownIdError("LLM provider", provider or spec, [*BUILTIN, *PROVIDERS])
+    if provider in PROVIDERS:
+        package, module, _ = PROVIDERS[provider]
+        if not rest:
+            raise ConfigError(f"LLM spec {spec!r} names no model; write {provider}:<model>")
+        if importlib.util.find_spec(module) is None:
+            raise MissingDependencyError(f"the {provider} LLM provider", package)
+    if provider == "replay" and not rest:
+        raise ConfigError("LLM spec 'replay:' needs a run id: replay:<run_id>")
+
+
+def build(spec: str, store: Any = None) -> BaseChatModel:
+    """The chat model a spec names (``validate`` runs first)."""
+    validate(spec)
+    provider, rest = split(spec)
+    builders: dict[str, Callable[[], BaseChatModel]] = {
+        "embedded": _embedded,
+        "replay": lambda: _replay(rest, store),
+        "fake": lambda: _fake(rest),
+    }
+    if provider in builders:
+        return builders[provider]()
+    _, module, cls = PROVIDERS[provider]
+    return getattr(importlib.import_module(module), cls)(model=rest)
+
+
+def _embedded() -> BaseChatModel:
+    from lab.llm.embedded import EmbeddedChatModel
+
+    return EmbeddedChatModel()
+
+
+def _replay(run_id: str, store: Any) -> BaseChatModel:
+    from lab.llm.replay import ReplayChatModel
+
+    return ReplayChatModel.from_store(run_id, store)
+
+
+def _fake(rest: str) -> BaseChatModel:
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    return FakeListChatModel(responses=rest.split("|") if rest else [""])

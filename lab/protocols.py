@@ -1,0 +1,162 @@
+"""The protocols agents speak: what the run loop gives them and what they give back.
+
+The run loop is the only code that steps envs and writes the store (STYLE convention 10).
+Agents receive an :class:`AgentContext` (LLM, scorer, encoder, rng, phase clock) at
+construction and return :class:`Action` objects; their memory exposes ``snapshot()``.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Protocol, runtime_checkable
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from lab.records import MemorySnapshot
+
+if TYPE_CHECKING:
+    from envs.base import EnvKind, Observation
+    from lab.llm.client import LLM
+
+
+@runtime_checkable
+class Memory(Protocol):
+    """Every agent memory: one snapshot in the shared shape (graph / records / prompt text)."""
+
+    def snapshot(self) -> MemorySnapshot:
+        """The full current state; the run loop diffs consecutive snapshots."""
+        ...
+
+
+@dataclass
+class Task:
+    """What an agent is told at the start of a trial."""
+
+    env_id: str
+    env_kind: EnvKind
+    objective: str
+    trial: int = 0
+    max_steps: int = 100
+    action_names: list[str] = field(default_factory=list)
+    """Fixed action set of grid envs; text envs give admissible commands per observation."""
+
+
+@dataclass
+class Action:
+    """An agent's decision."""
+
+    command: str
+    """The action as the agent chose it (possibly a macro such as ``go to kitchen``)."""
+    thoughts: dict[str, Any] = field(default_factory=dict)
+    """Plan, subgoal, rationale...: shown per step in the lab."""
+    env_commands: list[str] | None = None
+    """The env-level commands to play for this action; None means ``[command]``."""
+
+
+@dataclass
+class Transition:
+    """What came of an action."""
+
+    observation: Observation
+    """The agent's previous observation (the one it acted on)."""
+    action: Action
+    next_observation: Observation
+    reward: float
+    done: bool
+
+
+@dataclass
+class TrialOutcome:
+    """The end of a trial, given to ``end_trial``."""
+
+    trial: int
+    steps: int
+    score: float
+    max_score: float | None
+    won: bool
+    lost: bool
+
+
+class PhaseClock:
+    """Accumulates seconds per phase; agents time their memory reads and writes with it."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Time a block: ``with ctx.clock.phase("memory_read"): ...``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+    def take(self) -> dict[str, float]:
+        """Return and reset the accumulated seconds."""
+        out, self.seconds = self.seconds, {}
+        return out
+
+
+@dataclass
+class AgentContext:
+    """What the run loop hands an agent at construction."""
+
+    llm: LLM | None
+    """The recording LLM client (None for agents that use no LLM)."""
+    rng: np.random.Generator
+    seed: int
+    clock: PhaseClock = field(default_factory=PhaseClock)
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """The agent protocol."""
+
+    id: ClassVar[str]
+
+    @property
+    def memory(self) -> Memory | None:
+        """The agent's memory (None for memoryless agents)."""
+        ...
+
+    def reset(self, task: Task) -> None:
+        """Start a trial. Memory that carries across trials survives this."""
+        ...
+
+    def act(self, observation: Observation) -> Action:
+        """Choose an action."""
+        ...
+
+    def observe(self, transition: Transition) -> None:
+        """Learn from what the action did (memory writes happen here or in ``act``)."""
+        ...
+
+    def end_trial(self, outcome: TrialOutcome) -> None:
+        """A trial ended; cross-trial learning happens here."""
+        ...
+
+
+class AgentConfig(BaseModel):
+    """Base of every agent's typed config: frozen, unknown keys are errors.
+
+    Defaults come from the agent's paper; each field cites its source in a docstring.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """A registered agent."""
+
+    id: str
+    description: str
+    config: type[AgentConfig]
+    factory: Callable[[AgentConfig, AgentContext], Agent]
+    uses_llm: bool = False
+    env_kinds: tuple[str, ...] = ("text", "grid")
+    paper: str = ""

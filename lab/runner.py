@@ -1,0 +1,250 @@
+"""The run loop: the only code that steps envs, calls agents and writes steps.
+
+``prepare`` validates a :class:`RunConfig` (nothing is stored when it is wrong);
+``execute`` runs it to the end, writing each step as it happens, so another process
+sees steps appear live. A stop request (store flag, event, SIGTERM) ends the run cleanly
+after the current step; an error ends it with status ``error`` and keeps every step.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from agents.registry import get_spec as agent_spec
+from agents.registry import parse_config
+from envs.base import Env, EnvSpec, Observation
+from envs.registry import get_spec as env_spec
+from envs.registry import parse_options
+from lab import llm as llmlib
+from lab import memory as memlib
+from lab.errors import LabError
+from lab.protocols import Action, Agent, AgentContext, AgentSpec, Task, TrialOutcome, Transition
+from lab.records import (
+    MemorySnapshot, ObservationRecord, RunConfig, RunInfo, RunSummary, Step, Timings, TrialResult,
+)
+from lab.store import RunStore
+from lab.versions import versions
+
+Progress = Callable[[int, int], None]
+FLUSH_EVERY_S = 0.1
+"""Steps are committed at least this often (and at every trial end), so live views lag < 0.1 s."""
+
+
+@dataclass
+class Prepared:
+    """A validated config with its env and agent specs."""
+
+    config: RunConfig
+    env: EnvSpec
+    agent: AgentSpec
+
+
+def prepare(config: RunConfig) -> Prepared:
+    """Validate ids, options and the LLM spec; fill the agent's defaults into the config."""
+    espec, aspec = env_spec(config.env_id), agent_spec(config.agent_id)
+    env_options = parse_options(espec, config.env_options)
+    agent_config = parse_config(aspec, config.agent_config)
+    if aspec.uses_llm:
+        llmlib.validate(config.llm)
+    if espec.kind not in aspec.env_kinds:
+        raise LabError(f"agent {aspec.id} does not run in {espec.kind} envs ({config.env_id})")
+    full = config.model_copy(update={
+        "env_options": env_options.model_dump(mode="json"),
+        "agent_config": agent_config.model_dump(mode="json"),
+        "llm": config.llm if aspec.uses_llm else "none",
+    })
+    return Prepared(config=full, env=espec, agent=aspec)
+
+
+def observation_record(obs: Observation) -> ObservationRecord:
+    """What the trace keeps of an observation (no image, no ground truth)."""
+    return ObservationRecord(text=obs.text, feedback=obs.feedback, admissible=obs.admissible,
+                             objective=obs.objective, room=obs.room, description=obs.description,
+                             inventory=obs.inventory, direction=obs.direction, extra=obs.extra)
+
+
+class Recorder:
+    """Buffers steps and commits them at least every ``FLUSH_EVERY_S``; polls the stop flag then."""
+
+    def __init__(self, store: RunStore, run_id: str, stop: threading.Event) -> None:
+        self.store, self.run_id, self.stop = store, run_id, stop
+        self.buffer: list[Step] = []
+        self.last = time.perf_counter()
+
+    def add(self, step: Step) -> None:
+        self.buffer.append(step)
+        if step.trial_end or time.perf_counter() - self.last >= FLUSH_EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        self.store.append_steps(self.run_id, self.buffer)
+        self.buffer = []
+        self.last = time.perf_counter()
+        if self.store.stop_requested(self.run_id):
+            self.stop.set()
+
+
+class Loop:
+    """One run: an agent, an env, a recorder, and the running totals of the summary."""
+
+    def __init__(self, prepared: Prepared, agent: Agent, env: Env, recorder: Recorder, llm: llmlib.LLM | None,
+                 progress: Progress | None) -> None:
+        self.config, self.agent, self.env, self.recorder = prepared.config, agent, env, recorder
+        self.kind, self.llm, self.progress = prepared.env.kind, llm, progress
+        self.index, self.env_steps = 0, 0
+        self.snapshot: MemorySnapshot | None = None
+        self.trials: list[TrialResult] = []
+        self.tokens = [0, 0, 0]  # calls, in, out
+
+    def run(self) -> None:
+        for trial in range(self.config.trials):
+            if self.recorder.stop.is_set():
+                return
+            self.run_trial(trial)
+
+    def run_trial(self, trial: int) -> None:
+        obs = self.env.reset(seed=self.config.seed)
+        actions = list(obs.admissible) if self.kind == "grid" else []
+        self.agent.reset(Task(env_id=self.config.env_id, env_kind=self.kind, objective=obs.objective,
+                              trial=trial, max_steps=self.config.max_steps, action_names=actions))
+        for t in range(self.config.max_steps):
+            if self.recorder.stop.is_set():  # asked to stop between steps
+                self.end_trial(trial, t - 1, obs)
+                return
+            obs, ended = self.step(trial, t, obs)
+            if ended:
+                return
+
+    def step(self, trial: int, t: int, obs: Observation) -> tuple[Observation, bool]:
+        start = time.perf_counter()
+        action = self.agent.act(obs.public())
+        agent_s = time.perf_counter() - start
+        nxt, reward, env_s, played = self.play(obs, action)
+        start_obs = time.perf_counter()
+        self.agent.observe(Transition(obs.public(), action, nxt.public(), reward, nxt.done))
+        agent_s += time.perf_counter() - start_obs
+        ended = nxt.done or t == self.config.max_steps - 1 or self.recorder.stop.is_set()
+        if ended:
+            self.end_trial(trial, t, nxt)
+        self.record(trial, t, obs, action, nxt, reward, played, ended,
+                    Timings(env_s=env_s, agent_s=agent_s, total_s=time.perf_counter() - start))
+        return nxt, ended
+
+    def play(self, obs: Observation, action: Action) -> tuple[Observation, float, float, list[str]]:
+        """Play the action's env commands (a macro is several); stop early when the trial ends."""
+        start, reward, played, nxt = time.perf_counter(), 0.0, [], obs
+        for command in action.env_commands or [action.command]:
+            nxt = self.env.step(command)
+            played.append(command)
+            reward += nxt.reward
+            if nxt.done:
+                break
+        self.env_steps += len(played)
+        return nxt, reward, time.perf_counter() - start, played
+
+    def end_trial(self, trial: int, t: int, last: Observation) -> None:
+        outcome = TrialOutcome(trial=trial, steps=t + 1, score=last.score, max_score=last.max_score,
+                               won=last.won, lost=last.lost)
+        self.agent.end_trial(outcome)
+        self.trials.append(TrialResult(trial=trial, steps=t + 1, score=last.score, max_score=last.max_score,
+                                       won=last.won, lost=last.lost))
+
+    def memory_parts(self, ended: bool) -> tuple[dict, dict[str, int]]:
+        memory = self.agent.memory
+        if memory is None:
+            return {}, {}
+        current = memory.snapshot()
+        keyframe = ended or self.index % self.config.snapshot_every == 0
+        parts = {"memory_diff": memlib.diff(self.snapshot, current),
+                 "memory_snapshot": current if keyframe else None}
+        self.snapshot = current
+        return parts, memlib.size(current)
+
+    def record(self, trial: int, t: int, obs: Observation, action: Action, nxt: Observation, reward: float,
+               played: list[str], ended: bool, timings: Timings) -> None:
+        calls = self.llm.take_calls() if self.llm else []
+        clock = self.agent_clock()
+        timings.llm_s = sum(c.latency_s for c in calls)
+        timings.memory_read_s = clock.get("memory_read", 0.0)
+        timings.memory_write_s = clock.get("memory_write", 0.0)
+        parts, size = self.memory_parts(ended)
+        self.tokens = [self.tokens[0] + len(calls), self.tokens[1] + sum(c.tokens_in for c in calls),
+                       self.tokens[2] + sum(c.tokens_out for c in calls)]
+        step = Step(index=self.index, trial=trial, t=t, observation=observation_record(obs), action=action.command,
+                    env_actions=played if played != [action.command] else [], feedback=nxt.text,
+                    reward=reward, score=nxt.score, max_score=nxt.max_score, done=nxt.done, won=nxt.won,
+                    lost=nxt.lost, thoughts=action.thoughts, llm_calls=calls, memory_size=size,
+                    facts=nxt.privileged.get("facts"), timings=timings, trial_end=ended, **parts)
+        self.recorder.add(step)
+        self.index += 1
+        if self.progress:
+            self.progress(self.index, self.config.max_steps * self.config.trials)
+
+    def agent_clock(self) -> dict[str, float]:
+        ctx = getattr(self.agent, "ctx", None)
+        return ctx.clock.take() if isinstance(ctx, AgentContext) else {}
+
+    def summary(self, status: str, message: str, wall_s: float) -> RunSummary:
+        last = self.trials[-1] if self.trials else None
+        score = last.score if last else 0.0
+        max_score = last.max_score if last else None
+        return RunSummary(status=status, steps=self.index, env_steps=self.env_steps, trials=self.trials,
+                          score=score, max_score=max_score,
+                          normalized_score=score / max_score if max_score else None,
+                          won=bool(last and last.won), llm_calls=self.tokens[0], tokens_in=self.tokens[1],
+                          tokens_out=self.tokens[2], wall_s=wall_s, message=message)
+
+
+def build_agent(prepared: Prepared, llm: llmlib.LLM | None) -> Agent:
+    """Seed torch's global generator (weight init draws from it) and build the agent."""
+    torch.manual_seed(prepared.config.seed)
+    ctx = AgentContext(llm=llm, rng=np.random.default_rng(prepared.config.seed), seed=prepared.config.seed)
+    agent = prepared.agent.factory(parse_config(prepared.agent, prepared.config.agent_config), ctx)
+    if getattr(agent, "ctx", None) is None:
+        agent.ctx = ctx  # type: ignore[attr-defined]
+    return agent
+
+
+def execute(config: RunConfig, store: RunStore | None = None, *, run_id: str | None = None,
+            chat_model: object | None = None, progress: Progress | None = None,
+            stop: threading.Event | None = None) -> RunInfo:
+    """Run ``config`` to the end and return the stored run. Bad configs raise before anything is stored."""
+    store = store or RunStore()
+    prepared = prepare(config)
+    llm = None
+    if prepared.agent.uses_llm:
+        model = chat_model if chat_model is not None else llmlib.build(prepared.config.llm, store)
+        llm = llmlib.LLM(model, prepared.config.llm)  # type: ignore[arg-type]
+    env = prepared.env.factory(config.env_id, parse_options(prepared.env, prepared.config.env_options))
+    if run_id and store.has_run(run_id):  # created by a launcher (lab.launch): take it over
+        store.claim_run(run_id)
+    else:
+        run_id = store.create_run(prepared.config, versions(), run_id=run_id)
+    stop = stop or threading.Event()
+    recorder = Recorder(store, run_id, stop)
+    started = time.perf_counter()
+    loop: Loop | None = None
+    status, message = "finished", ""
+    try:
+        loop = Loop(prepared, build_agent(prepared, llm), env, recorder, llm, progress)
+        loop.run()
+        status = "stopped" if stop.is_set() else "finished"
+    except KeyboardInterrupt:
+        status, message = "stopped", "stopped by the user"
+    except LabError as err:
+        status, message = "error", str(err)
+    except Exception as err:  # an agent or env bug: the run ends, its steps stay
+        status, message = "error", f"{type(err).__name__}: {err}".splitlines()[0]
+    finally:
+        recorder.flush()
+        env.close()
+    summary = (loop.summary(status, message, time.perf_counter() - started) if loop
+               else RunSummary(status=status, message=message))
+    store.finish_run(run_id, summary)
+    return store.get_run(run_id)

@@ -1,0 +1,44 @@
+"""Shared fixtures: every test gets its own data dir (a real SQLite store in tmp)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh MEMLAB_HOME."""
+    monkeypatch.setenv("MEMLAB_HOME", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def store(home: Path):
+    """A run store in the fresh data dir."""
+    from lab.store import RunStore
+
+    s = RunStore()
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def games_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir shared by the session so generated games are made once."""
+    return tmp_path_factory.mktemp("memlab-games")
+
+
+def memlab(*args: str, home: Path, timeout: float = 240) -> "subprocess.CompletedProcess[str]":
+    """Run the CLI in a subprocess, as a person would."""
+    import subprocess
+
+    env = {**os.environ, "MEMLAB_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "lab.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout, cwd=ROOT)

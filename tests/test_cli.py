@@ -1,0 +1,85 @@
+"""The ``memlab`` CLI through subprocesses, as a person or a script uses it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import memlab
+
+
+def run_count(home: Path) -> int:
+    db = home / "runs.sqlite"
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT count(*) FROM runs").fetchone()[0]
+
+
+def test_lists_envs_and_agents(home: Path) -> None:
+    envs = memlab("envs", home=home)
+    assert envs.returncode == 0
+    for env_id in ("tw-treasure", "tw-cooking", "tw-coin", "tw-file", "minigrid:<ID>"):
+        assert env_id in envs.stdout
+    agents = memlab("agents", home=home)
+    assert "random" in agents.stdout and "full-history" in agents.stdout
+
+
+def test_minigrid_run_then_jsonl_export(home: Path, tmp_path: Path) -> None:
+    out = memlab("run", "--env", "minigrid:MiniGrid-FourRooms-v0", "--agent", "random", "--seed", "1",
+                 "--max-steps", "200", home=home)
+    assert out.returncode == 0, out.stderr
+    run_id = out.stdout.strip().splitlines()[-1]
+    assert "finished: random on minigrid:MiniGrid-FourRooms-v0" in out.stderr
+    target = tmp_path / "run.jsonl"
+    exported = memlab("export", run_id, "--format", "jsonl", "-o", str(target), home=home)
+    assert exported.returncode == 0, exported.stderr
+    lines = [json.loads(line) for line in target.read_text().splitlines()]
+    header, steps = lines[0], lines[1:]
+    assert header["type"] == "header" and header["run"]["run_id"] == run_id
+    assert header["run"]["config"]["seed"] == 1 and "git_sha" in header["run"]["versions"]
+    assert len(steps) == header["run"]["n_steps"] > 0
+    assert [s["index"] for s in steps] == list(range(len(steps)))
+    shown = memlab("show", run_id, "--step", "0", home=home)
+    assert json.loads(shown.stdout)["index"] == 0
+
+
+def test_textworld_cooking_run_exports_one_line_per_step(home: Path, tmp_path: Path) -> None:
+    out = memlab("run", "--env", "tw-cooking", "--agent", "random", "--seed", "1", "--max-steps", "30", home=home)
+    assert out.returncode == 0, out.stderr
+    run_id = out.stdout.strip().splitlines()[-1]
+    target = tmp_path / "cook.jsonl"
+    assert memlab("export", run_id, "-o", str(target), home=home).returncode == 0
+    lines = target.read_text().splitlines()
+    steps = [json.loads(line) for line in lines[1:]]
+    assert len(lines) == 1 + len(steps) and 0 < len(steps) <= 30
+    assert steps[0]["facts"], "ground truth goes into the trace"
+    listed = memlab("runs", home=home)
+    assert run_id in listed.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["run", "--env", "tw-nope", "--agent", "random"], "unknown env 'tw-nope'; valid: "),
+    (["run", "--env", "tw-coin", "--agent", "nobody"], "unknown agent 'nobody'; valid: full-history, random"),
+    (["run", "--env", "tw-coin", "--agent", "random", "--env-opt", "level=0"], "option 'level'"),
+    (["run", "--env", "tw-coin", "--agent", "random", "--env-opt", "colour=red"], "unknown option 'colour'"),
+    (["run", "--env", "tw-coin", "--agent", "random", "--env-opt", "level"], "--env-opt takes key=value"),
+    (["run", "--env", "tw-coin", "--agent", "full-history", "--agent-opt", "max_history_chars=x"],
+     "option 'max_history_chars'"),
+    (["run", "--env", "tw-file", "--agent", "random", "--env-opt", "path=/no/such/game.z8"], "does not exist"),
+    (["run", "--env", "tw-coin", "--agent", "full-history", "--llm", "gpt:4"], "unknown LLM provider 'gpt'"),
+    (["show", "no-such-run"], "no run with id 'no-such-run'"),
+    (["export", "no-such-run", "-o", "/tmp/x.jsonl"], "no run with id 'no-such-run'"),
+])
+def test_bad_input_gives_one_line_and_touches_nothing(home: Path, args: list[str], message: str) -> None:
+    before = memlab("run", "--env", "minigrid:MiniGrid-Empty-5x5-v0", "--agent", "random", "--max-steps", "3",
+                    home=home) if run_count(home) == 0 else None
+    assert before is None or before.returncode == 0
+    out = memlab(*args, home=home)
+    assert out.returncode != 0
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in out.stderr
+    assert run_count(home) == 1
