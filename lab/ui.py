@@ -13,13 +13,18 @@ import streamlit as st
 from pydantic import BaseModel
 
 from lab.records import RunInfo
+from lab.settings import store_path
 from lab.store import RunStore
 
 
 @st.cache_resource
+def _store(path: str) -> RunStore:
+    return RunStore(path)
+
+
 def get_store() -> RunStore:
-    """One store handle per server (connections are per thread inside it)."""
-    return RunStore()
+    """One store handle per data dir and server (connections are per thread inside it)."""
+    return _store(str(store_path()))
 
 
 def page_setup(title: str) -> RunStore:

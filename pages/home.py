@@ -20,6 +20,6 @@ st.markdown(
 st.subheader("Recent runs")
 runs = store.list_runs(limit=20)
 if runs:
-    st.dataframe(runs_frame(runs), hide_index=True, use_container_width=True)
+    st.dataframe(runs_frame(runs), hide_index=True, width="stretch")
 else:
     st.info("No runs yet: start one on the Run page.")

@@ -23,16 +23,18 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+# env and agent are chosen outside the form, so their option forms follow the choice at once
+pick_env, pick_agent = st.columns(2)
+env_choice = pick_env.selectbox("env", [k + ("<ID>" if k.endswith(":") else "") for k in env_specs()])
+agent_id = pick_agent.selectbox("agent", list(agent_specs()))
 with st.form("launch"):
     left, right = st.columns(2)
     with left:
-        env_choice = st.selectbox("env", [k + ("<ID>" if k.endswith(":") else "") for k in env_specs()])
         env_id = env_choice.removesuffix("<ID>")
         if env_id.endswith(":"):
             env_id += st.text_input("MiniGrid / BabyAI id", value="MiniGrid-Empty-8x8-v0")
         env_options = model_form(env_spec(env_id).options, f"env.{env_choice}")
     with right:
-        agent_id = st.selectbox("agent", list(agent_specs()))
         agent_config = model_form(agent_spec(agent_id).config, f"agent.{agent_id}")
         llm = st.text_input("LLM spec", value="embedded", help="embedded, openai:<model>, ollama:<model>")
     seeds_text = st.text_input("seeds", value="0", help="one seed, a list (0,3) or a range (0-4)")
@@ -83,8 +85,8 @@ if ids:
             if last.thoughts:
                 st.json(last.thoughts, expanded=False)
             frame = steps_frame(store, run_id)
-            st.plotly_chart(score_figure(frame), use_container_width=True)
-            st.dataframe(frame.tail(200), hide_index=True, use_container_width=True)
+            st.plotly_chart(score_figure(frame), width="stretch")
+            st.dataframe(frame.tail(200), hide_index=True, width="stretch")
 
     live(chosen)
 else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from envs.registry import make_env
-from envs.textworld_env import TextWorldEnv, game_path
+from envs.textworld_env import TextWorldEnv, game_path, split_feedback
 from lab.errors import ConfigError
 
 GAMES: dict[str, dict[str, Any]] = {
@@ -19,23 +19,23 @@ GAMES: dict[str, dict[str, Any]] = {
     "tw-coin": {"level": 5},
 }
 HUNT = Path("/work/shared/games/arigraph/hunt.z8")
+pytestmark = pytest.mark.filterwarnings("ignore::jericho.UnsupportedGameWarning")
 
 
 @pytest.fixture(scope="session")
-def games(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path]]:
-    """A data dir holding each test game, generated once (two treasure requests race each other)."""
-    home = tmp_path_factory.mktemp("memlab")
+def games(games_home: Path) -> tuple[Path, dict[str, Path]]:
+    """The session's games data dir with each test game, generated once (two requests race)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MEMLAB_HOME", str(home))
+        patch.setenv("MEMLAB_HOME", str(games_home))
         requests = [*GAMES.items(), ("tw-treasure", GAMES["tw-treasure"])]
         with ThreadPoolExecutor(len(requests)) as pool:
             paths = list(pool.map(lambda item: game_path(*item), requests))
     assert paths[0] == paths[-1]
-    return home, dict(zip(GAMES, paths))
+    return games_home, dict(zip(GAMES, paths))
 
 
 @pytest.fixture
-def home(games: tuple[Path, dict[str, Path]], monkeypatch: pytest.MonkeyPatch) -> Path:
+def tw_home(games: tuple[Path, dict[str, Path]], monkeypatch: pytest.MonkeyPatch) -> Path:
     """The test data dir, as MEMLAB_HOME for one test."""
     monkeypatch.setenv("MEMLAB_HOME", str(games[0]))
     return games[0]
@@ -51,7 +51,7 @@ def play(env: TextWorldEnv, commands: list[str]) -> tuple[Any, float]:
 
 
 @pytest.mark.parametrize("env_id", list(GAMES))
-def test_walkthrough_wins_and_rewards_sum_to_score(home: Path, env_id: str) -> None:
+def test_walkthrough_wins_and_rewards_sum_to_score(tw_home: Path, env_id: str) -> None:
     env = make_env(env_id, GAMES[env_id])
     try:
         start = env.reset()
@@ -65,7 +65,7 @@ def test_walkthrough_wins_and_rewards_sum_to_score(home: Path, env_id: str) -> N
         env.close()
 
 
-def test_repeated_reset_restarts_the_game(home: Path) -> None:
+def test_repeated_reset_restarts_the_game(tw_home: Path) -> None:
     env = make_env("tw-treasure", GAMES["tw-treasure"])
     first = env.reset()
     play(env, first.privileged["walkthrough"])
@@ -76,7 +76,7 @@ def test_repeated_reset_restarts_the_game(home: Path) -> None:
     env.close()
 
 
-def test_rooms_text_and_privileged(home: Path) -> None:
+def test_rooms_text_and_privileged(tw_home: Path) -> None:
     env = make_env("tw-treasure", GAMES["tw-treasure"])
     try:
         obs = env.reset()
@@ -94,7 +94,7 @@ def test_rooms_text_and_privileged(home: Path) -> None:
         env.close()
 
 
-def test_unknown_and_disabled_commands_do_not_raise(home: Path) -> None:
+def test_unknown_and_disabled_commands_do_not_raise(tw_home: Path) -> None:
     env = make_env("tw-coin", GAMES["tw-coin"])
     try:
         env.reset()
@@ -107,12 +107,28 @@ def test_unknown_and_disabled_commands_do_not_raise(home: Path) -> None:
         env.close()
 
 
-def test_game_cache_reuses_files(games: tuple[Path, dict[str, Path]], home: Path) -> None:
+def test_adapter_overhead_is_under_a_tenth_of_a_raw_step(tw_home: Path) -> None:
+    env = make_env("tw-cooking", GAMES["tw-cooking"])
+    try:
+        commands = env.reset().privileged["walkthrough"][:-1] + ["look", "inventory", "xyzzy"] * 3
+        start = time.perf_counter()
+        states = [env._game.step(command)[0] for command in commands]  # textworld alone
+        raw = time.perf_counter() - start
+        start = time.perf_counter()
+        for state in states:  # what the adapter adds to each textworld step
+            env._observe(state, *split_feedback(state["feedback"]))
+        own = time.perf_counter() - start
+        assert raw / (raw + own) >= 0.9
+    finally:
+        env.close()
+
+
+def test_game_cache_reuses_files(games: tuple[Path, dict[str, Path]], tw_home: Path) -> None:
     path = games[1]["tw-treasure"]
     mtime = path.stat().st_mtime_ns
     assert game_path("tw-treasure", GAMES["tw-treasure"]) == path
     assert path.stat().st_mtime_ns == mtime
-    assert path.with_suffix(".json").is_file() and path.parent == home / "games"
+    assert path.with_suffix(".json").is_file() and path.parent == tw_home / "games"
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]
     other = game_path("tw-treasure", {"level": 1, "game_seed": 7})
     assert other != path and other.is_file()
@@ -149,8 +165,8 @@ def test_tw_file_plays_arigraph_hunt() -> None:
         ("story.ulx", b"Glul" + b"\x00" * 100, "Glulx"),
     ],
 )
-def test_tw_file_rejects_non_games(tmp_path: Path, name: str, content: bytes | None, message: str) -> None:
-    path = tmp_path / name
+def test_tw_file_rejects_non_games(home: Path, name: str, content: bytes | None, message: str) -> None:
+    path = home / name
     if content is not None:
         path.write_bytes(content)
     with pytest.raises(ConfigError) as err:
@@ -169,8 +185,8 @@ def test_tw_file_rejects_non_games(tmp_path: Path, name: str, content: bytes | N
         ("tw-file", {}, "path"),
     ],
 )
-def test_bad_options_name_the_field(tmp_path: Path, env_id: str, options: dict[str, Any], field: str) -> None:
+def test_bad_options_name_the_field(home: Path, env_id: str, options: dict[str, Any], field: str) -> None:
     with pytest.raises(ConfigError) as err:
         make_env(env_id, options)
     assert repr(field) in str(err.value) and "\n" not in str(err.value)
-    assert not (tmp_path / "games").exists() or not os.listdir(tmp_path / "games")
+    assert not (home / "games").exists()
