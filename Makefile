@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: app test setup clean-venv
+.PHONY: app test setup browser clean-venv
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -24,7 +24,11 @@ setup: $(STAMP)
 app: setup
 	$(VENV)/bin/memlab app
 
-test: setup
+# Browser tests drive Debian's headless Chromium (Playwright cannot download its own browser here).
+browser:
+	command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+test: setup browser
 	$(PY) -m pytest -q
 
 clean-venv:

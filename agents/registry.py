@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from functools import cache
 from typing import Any
 
@@ -11,14 +13,20 @@ from lab.errors import ConfigError, UnknownIdError
 from lab.protocols import AgentConfig, AgentSpec
 
 
+AGENT_PACKAGES = (
+    "agents.baselines", "agents.arigraph", "agents.hiagent", "agents.clin", "agents.graph_schemas", "agents.sat",
+)
+"""Packages that export ``SPECS``; a package not yet in this checkout is skipped, an import error is not."""
+
+
 @cache
 def specs() -> dict[str, AgentSpec]:
     """All registered agents, by id."""
-    from agents import baselines
-
     table: dict[str, AgentSpec] = {}
-    for module in (baselines,):
-        for spec in module.SPECS:
+    for name in AGENT_PACKAGES:
+        if importlib.util.find_spec(name) is None:
+            continue
+        for spec in importlib.import_module(name).SPECS:
             table[spec.id] = spec
     return table
 

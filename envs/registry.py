@@ -6,6 +6,8 @@ any registered MiniGrid/BabyAI id after the colon).
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from functools import cache
 from typing import Any
 
@@ -15,14 +17,18 @@ from envs.base import Env, EnvOptions, EnvSpec
 from lab.errors import ConfigError, UnknownIdError
 
 
+ENV_MODULES = ("envs.textworld_env", "envs.tw_paper", "envs.minigrid_env", "envs.aliased_room", "envs.room_recall")
+"""Modules that export ``SPECS``; a module not yet in this checkout is skipped, an import error is not."""
+
+
 @cache
 def specs() -> dict[str, EnvSpec]:
     """All registered env families, by id."""
-    from envs import minigrid_env, textworld_env
-
     table: dict[str, EnvSpec] = {}
-    for module in (textworld_env, minigrid_env):
-        for spec in module.SPECS:
+    for name in ENV_MODULES:
+        if importlib.util.find_spec(name) is None:
+            continue
+        for spec in importlib.import_module(name).SPECS:
             table[spec.id] = spec
     return table
 

@@ -10,16 +10,17 @@ What the adapter does to textworld 1.7's output:
   (``>`` + padding + ``-= Kitchen =-3/12``, i.e. room, score/moves). It is cut from the text and
   used as the last fallback for the room name.
 * The reset reply opens with a large ASCII-art "TextWorld" title; it is dropped.
-* ``quit``, ``q`` and ``restart`` are not sent: their yes/no prompt swallows the next command, and
-  a restart inside the game would desynchronise textworld's score and fact tracking. The lab
-  answers them itself, and the state is unchanged.
+* A command with a ``quit``, ``q`` or ``restart`` sentence is not sent: the yes/no prompt swallows
+  the next command, and a restart inside the game would desynchronise textworld's score and fact
+  tracking. The lab answers it itself, and the state is unchanged.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import textworld
 from textworld import EnvInfos
@@ -32,7 +33,8 @@ from lab.errors import UnknownIdError
 
 DISABLED_COMMANDS = frozenset({"quit", "q", "restart"})
 """Meta commands the adapter answers itself instead of sending them to the game."""
-DISABLED_REPLY = "'{}' is disabled in the lab: a trial ends when the game is won or lost or its step limit is reached."
+DISABLED_REPLY = "'{}' is disabled in the lab: a trial ends when the game is won or lost or steps run out."
+"""What a disabled command gets back (the game state is unchanged)."""
 INTERPRETER_SEED = 1
 """Interpreter seed used when reset gets no positive seed (jericho takes 0 to mean a time-based seed)."""
 
@@ -41,6 +43,7 @@ STATUS_LINE = re.compile(r"\s*>?[ \t]*-= (?P<room>[^\n]*?) =--?\d+/\d+\s*\Z")
 TRAILING_PROMPT = re.compile(r"\n>\s*\Z")
 TITLE_ART = re.compile(r"\A(?:[^A-Za-z0-9\n]*\n)+")
 BLANK_LINES = re.compile(r"\n{3,}")
+SENTENCES = re.compile(r"[.,]|\bthen\b")
 
 
 def requested_infos() -> EnvInfos:
@@ -53,12 +56,13 @@ def requested_infos() -> EnvInfos:
 
 
 def split_feedback(raw: str, opening: bool = False) -> tuple[str, str | None]:
-    """The game's reply without the interpreter's status line (and title art, when ``opening``), and
-    the room named in that status line.
+    r"""Split a raw reply into the text (status line and, when ``opening``, title art cut) and the room.
 
-    >>> split_feedback("\\nYou take the apple.\\n\\n>" + " " * 40 + "-= Kitchen =-1/4")
+    The room is the one named in the interpreter's status line, if there is one.
+
+    >>> split_feedback("\nYou take the apple.\n\n>" + " " * 40 + "-= Kitchen =-1/4")
     ('You take the apple.', 'Kitchen')
-    >>> split_feedback("\\nYou can't go that way.\\n\\n>")
+    >>> split_feedback("\nYou can't go that way.\n\n>")
     ("You can't go that way.", None)
     """
     status = STATUS_LINE.search(raw)
@@ -68,15 +72,24 @@ def split_feedback(raw: str, opening: bool = False) -> tuple[str, str | None]:
     return tidy(text) or "", status["room"] if status else None
 
 
+def is_disabled(command: str) -> bool:
+    """Whether any sentence of ``command`` (Inform chains them with ``.``, ``,`` and ``then``) is disabled.
+
+    >>> is_disabled("Quit!"), is_disabled("look. restart"), is_disabled("take quilt then look")
+    (True, True, False)
+    """
+    return any(part.strip(" !?") in DISABLED_COMMANDS for part in SENTENCES.split(command.lower()))
+
+
 def tidy(text: str | None) -> str | None:
     """Game text without surrounding whitespace and with at most one blank line in a row."""
     return None if text is None else BLANK_LINES.sub("\n\n", text).strip()
 
 
 def room_header(text: str) -> str | None:
-    """The room of the last ``-= Room =-`` header line in ``text``, if any.
+    r"""The room of the last ``-= Room =-`` header line in ``text``, if any.
 
-    >>> room_header("You go east.\\n\\n-= Pantry =-\\nA small room.")
+    >>> room_header("You go east.\n\n-= Pantry =-\nA small room.")
     'Pantry'
     >>> room_header("Taken.") is None
     True
@@ -96,7 +109,7 @@ def fact_string(fact: Proposition) -> str:
 
 
 class TextWorldEnv:
-    """A TextWorld game (.z8) played with ``textworld.start``; one game process per env.
+    """A TextWorld game (.z8) played with ``textworld.start``; one in-process Z-machine interpreter per env.
 
     Description:
         Generated TextWorld challenges (treasure hunter, cooking, coin collector) or any
@@ -152,7 +165,7 @@ class TextWorldEnv:
         if self._game is None or self._state is None:
             raise RuntimeError(f"{self.env_id}: call reset() before step()")
         command = action.strip()
-        if command.lower() in DISABLED_COMMANDS:
+        if is_disabled(command):
             return self._observe(self._state, DISABLED_REPLY.format(command), None)
         state, _, _ = self._game.step(command)
         return self._observe(state, *split_feedback(state["feedback"]))

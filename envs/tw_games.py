@@ -35,6 +35,8 @@ from lab.settings import cache_dir
 
 MAX_SEED = 2**32 - 1
 """Largest seed numpy's ``RandomState`` (used by textworld's generators) accepts."""
+COOKING_ROOMS = (1, 6, 9, 12)
+"""The map sizes textworld's cooking generator can build."""
 MAX_ROOMS = 100
 """textworld 1.7 compiles to .z8 only, which limits games to 100 rooms."""
 
@@ -46,7 +48,7 @@ class GeneratedGameOptions(EnvOptions):
     challenge: ClassVar[str]
     """Name of the challenge in ``textworld.challenges.CHALLENGES``."""
 
-    game_seed: int = Field(1234, ge=0, le=MAX_SEED)
+    game_seed: int = Field(default=1234, ge=0, le=MAX_SEED)
     """Seed of the generator (map, objects, quest and text): same seed, same game."""
 
     def settings(self) -> dict[str, Any]:
@@ -59,7 +61,7 @@ class TreasureOptions(GeneratedGameOptions):
 
     challenge: ClassVar[str] = "tw-treasure_hunter"
 
-    level: int = Field(1, ge=1, le=30)
+    level: int = Field(default=1, ge=1, le=30)
     """Difficulty 1-30: more rooms, longer quests, then closed and locked doors and containers."""
 
 
@@ -68,7 +70,7 @@ class CoinOptions(GeneratedGameOptions):
 
     challenge: ClassVar[str] = "tw-coin_collector"
 
-    level: int = Field(1, ge=1, le=300)
+    level: int = Field(default=1, ge=1, le=300)
     """Quest length is ``(level - 1) % 100 + 1``; each hundred adds distractor rooms along the chain."""
 
     @field_validator("level")
@@ -76,7 +78,7 @@ class CoinOptions(GeneratedGameOptions):
     def _fits_in_z8(cls, level: int) -> int:
         rooms = ((level - 1) // 100 + 1) * ((level - 1) % 100 + 1)
         if rooms > MAX_ROOMS:
-            raise ValueError(f"level {level} needs {rooms} rooms; textworld 1.7 games hold at most {MAX_ROOMS}")
+            raise ValueError(f"level {level} needs {rooms} rooms; textworld games hold at most {MAX_ROOMS}")
         return level
 
 
@@ -85,14 +87,14 @@ class CookingOptions(GeneratedGameOptions):
 
     challenge: ClassVar[str] = "tw-cooking"
 
-    recipe: int = Field(1, ge=1, le=5)
+    recipe: int = Field(default=1, ge=1, le=5)
     """Number of ingredients in the recipe."""
-    recipe_seed: int = Field(1234, ge=0, le=MAX_SEED)
+    recipe_seed: int = Field(default=1234, ge=0, le=MAX_SEED)
     """Seed that draws the recipe among the foods in the house (0: the recipe textworld first places)."""
-    take: int = Field(1, ge=0, le=5)
+    take: int = Field(default=1, ge=0, le=5)
     """Number of ingredients to find in the house (the others start in the inventory); at most ``recipe``."""
-    go: Literal[1, 6, 9, 12] = 1
-    """Number of rooms."""
+    go: int = 1
+    """Number of rooms: 1, 6, 9 or 12."""
     open: bool = False
     """Whether doors and containers start closed."""
     cook: bool = False
@@ -103,6 +105,13 @@ class CookingOptions(GeneratedGameOptions):
     """Whether the inventory is limited, so items must be dropped."""
     split: Literal["train", "valid", "test"] | None = None
     """Food subset of the First TextWorld Problems split (None: all foods)."""
+
+    @field_validator("go")
+    @classmethod
+    def _known_map_size(cls, go: int) -> int:
+        if go not in COOKING_ROOMS:
+            raise ValueError(f"go must be one of {', '.join(map(str, COOKING_ROOMS))}")
+        return go
 
     @field_validator("take")
     @classmethod

@@ -178,6 +178,24 @@ def export_cmd(
     typer.echo(f"wrote {lines} lines to {output}", err=True)
 
 
+@app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@guarded
+def bench_cmd(ctx: typer.Context, name: str) -> None:
+    """Run a benchmark (prints a table, writes it under docs/); extra args go to the benchmark."""
+    from lab.bench import BENCHES, dispatch
+
+    raise typer.Exit(dispatch(BENCHES, "benchmark", name, list(ctx.args)))
+
+
+@app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@guarded
+def train_cmd(ctx: typer.Context, name: str) -> None:
+    """Train a neural agent (progress bar, resumable checkpoints in the data dir)."""
+    from lab.bench import TRAINERS, dispatch
+
+    raise typer.Exit(dispatch(TRAINERS, "trainer", name, list(ctx.args)))
+
+
 @app.command("app")
 def app_cmd(port: Annotated[int, typer.Option("--port")] = 8501,
             address: Annotated[str, typer.Option("--address")] = "127.0.0.1") -> None:
@@ -190,8 +208,15 @@ def app_cmd(port: Annotated[int, typer.Option("--port")] = 8501,
 
 
 def main() -> None:
-    """Entry point of the ``memlab`` script."""
-    app()
+    """Entry point of the ``memlab`` script: no traceback reaches a person (MEMLAB_DEBUG=1 shows it)."""
+    try:
+        app()
+    except Exception as err:
+        if os.environ.get("MEMLAB_DEBUG"):
+            raise
+        typer.echo(f"error: internal error, please report it: {type(err).__name__}: {err}".splitlines()[0],
+                   err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,9 @@ class Task:
     max_steps: int = 100
     action_names: list[str] = field(default_factory=list)
     """Fixed action set of grid envs; text envs give admissible commands per observation."""
+    walkthrough_length: int | None = None
+    """Length of the env's walkthrough when it has one (CLIN's early stop at 1.5x uses it); the
+    walkthrough itself stays privileged."""
 
 
 @dataclass

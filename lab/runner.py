@@ -111,8 +111,10 @@ class Loop:
     def run_trial(self, trial: int) -> None:
         obs = self.env.reset(seed=self.config.seed)
         actions = list(obs.admissible) if self.kind == "grid" else []
+        walkthrough = obs.privileged.get("walkthrough")
         self.agent.reset(Task(env_id=self.config.env_id, env_kind=self.kind, objective=obs.objective,
-                              trial=trial, max_steps=self.config.max_steps, action_names=actions))
+                              trial=trial, max_steps=self.config.max_steps, action_names=actions,
+                              walkthrough_length=len(walkthrough) if walkthrough else None))
         for t in range(self.config.max_steps):
             if self.recorder.stop.is_set():  # asked to stop between steps
                 self.end_trial(trial, t - 1, obs)

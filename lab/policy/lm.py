@@ -9,7 +9,9 @@ leaves a half-written cache behind (a folder without the completion marker is ig
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import inspect
 import json
 import logging
 import os
@@ -19,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -106,15 +108,48 @@ def _dtype_kwargs() -> dict[str, Any]:
     return {"dtype": DTYPE} if major >= 5 else {"torch_dtype": DTYPE}
 
 
+def _dequantize_kwargs() -> dict[str, Any]:
+    """Ask transformers to dequantize the GGUF up front (where its ``GgufConfig`` has that option).
+
+    Otherwise a machine with the ``kernels`` package and network access keeps the weights packed,
+    which is slower in bf16 on CPU and cannot be saved as safetensors.
+    """
+    import transformers
+
+    config_cls = getattr(transformers, "GgufConfig", None)
+    if config_cls is None or "dequantize" not in inspect.signature(config_cls.__init__).parameters:
+        return {}
+    return {"quantization_config": config_cls(dequantize=True)}
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Silence transformers' progress bars and warnings while loading (restored afterwards)."""
+    from transformers.utils import logging as hf_logging
+
+    level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def _read_gguf() -> tuple[Any, Any]:
-    """Tokenizer and bf16 model dequantized from the packaged GGUF (slow: ~27 s on 2 cores)."""
+    """Tokenizer and bf16 model dequantized from the packaged GGUF (slow: ~30 s on 2 cores)."""
     path = gguf_path()
     _require("gguf", "loading the embedded LLM's GGUF")
     _require("accelerate", "loading the embedded LLM's GGUF")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-    model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, **_dtype_kwargs())
+    with _quiet_transformers():
+        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        model = AutoModelForCausalLM.from_pretrained(
+            path.parent, gguf_file=path.name, **_dtype_kwargs(), **_dequantize_kwargs()
+        )
     return tokenizer, model
 
 
@@ -122,8 +157,9 @@ def _read_converted(path: Path) -> tuple[Any, Any]:
     """Tokenizer and bf16 model from a converted copy (fast: a few seconds)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, **_dtype_kwargs())
+    with _quiet_transformers():
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, **_dtype_kwargs())
     return tokenizer, model
 
 
@@ -153,8 +189,9 @@ def save_converted(tokenizer: Any, model: Any, target: Path) -> bool:
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+        with _quiet_transformers():
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
         marker = {"model": MODEL_NAME, "dtype": str(DTYPE), "source": GGUF_FILE, "written": time.time()}
         (tmp / COMPLETE_MARKER).write_text(json.dumps(marker))
         if target.exists() and not is_converted(target):

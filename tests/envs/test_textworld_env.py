@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
-from envs.registry import make_env
+from envs.base import Env, Observation
+from envs.registry import get_spec, make_env, parse_options
 from envs.textworld_env import TextWorldEnv, game_path, split_feedback
+from envs.tw_games import CookingOptions
 from lab.errors import ConfigError
 
 GAMES: dict[str, dict[str, Any]] = {
@@ -31,7 +33,7 @@ def games(games_home: Path) -> tuple[Path, dict[str, Path]]:
         with ThreadPoolExecutor(len(requests)) as pool:
             paths = list(pool.map(lambda item: game_path(*item), requests))
     assert paths[0] == paths[-1]
-    return games_home, dict(zip(GAMES, paths))
+    return games_home, dict(zip(GAMES, paths, strict=False))
 
 
 @pytest.fixture
@@ -41,9 +43,9 @@ def tw_home(games: tuple[Path, dict[str, Path]], monkeypatch: pytest.MonkeyPatch
     return games[0]
 
 
-def play(env: TextWorldEnv, commands: list[str]) -> tuple[Any, float]:
-    """Play ``commands``; the last observation and the sum of the rewards."""
-    total, obs = 0.0, None
+def play(env: Env, commands: list[str]) -> tuple[Observation, float]:
+    """Play ``commands`` (at least one); the last observation and the sum of the rewards."""
+    total = 0.0
     for command in commands:
         obs = env.step(command)
         total += obs.reward
@@ -98,7 +100,7 @@ def test_unknown_and_disabled_commands_do_not_raise(tw_home: Path) -> None:
     env = make_env("tw-coin", GAMES["tw-coin"])
     try:
         env.reset()
-        for command in ("xyzzy plugh", "", "quit", "restart"):
+        for command in ("xyzzy plugh", "", "quit", "restart", "look. Q!"):
             obs = env.step(command)
             assert obs.text and obs.reward == 0 and not obs.done
         assert "disabled" in env.step("restart").text
@@ -108,11 +110,13 @@ def test_unknown_and_disabled_commands_do_not_raise(tw_home: Path) -> None:
 
 
 def test_adapter_overhead_is_under_a_tenth_of_a_raw_step(tw_home: Path) -> None:
-    env = make_env("tw-cooking", GAMES["tw-cooking"])
+    env = TextWorldEnv("tw-cooking", game_path("tw-cooking", GAMES["tw-cooking"]))
     try:
         commands = env.reset().privileged["walkthrough"][:-1] + ["look", "inventory", "xyzzy"] * 3
+        game = env._game
+        assert game is not None
         start = time.perf_counter()
-        states = [env._game.step(command)[0] for command in commands]  # textworld alone
+        states = [game.step(command)[0] for command in commands]  # textworld alone
         raw = time.perf_counter() - start
         start = time.perf_counter()
         for state in states:  # what the adapter adds to each textworld step
@@ -190,3 +194,8 @@ def test_bad_options_name_the_field(home: Path, env_id: str, options: dict[str, 
         make_env(env_id, options)
     assert repr(field) in str(err.value) and "\n" not in str(err.value)
     assert not (home / "games").exists()
+
+
+def test_cli_strings_are_coerced() -> None:
+    options = parse_options(get_spec("tw-cooking"), {"go": "6", "open": "true", "recipe": "2", "take": "2"})
+    assert options == CookingOptions(go=6, open=True, recipe=2, take=2)

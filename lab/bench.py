@@ -1,0 +1,78 @@
+"""``memlab bench NAME`` and ``memlab train NAME``: slow evidence lives here, not in the test suite.
+
+Each benchmark is a module with ``main(argv: list[str]) -> int`` that prints its table and
+writes it under ``docs/`` with :func:`write_report`; each trainer likewise.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+
+from lab.errors import UnknownIdError
+
+BENCHES = {
+    "arigraph": "agents.arigraph.bench",
+    "hiagent": "agents.hiagent.bench",
+    "clin": "agents.clin.bench",
+    "schemas": "agents.graph_schemas.bench",
+    "sat": "agents.sat.bench",
+    "perf": "lab.perf",
+}
+TRAINERS = {"sat": "agents.sat.train", "schemas": "agents.graph_schemas.train"}
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def module_exists(name: str) -> bool:
+    """Whether a (dotted) module is in this checkout, without importing it."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+
+
+def available(table: dict[str, str]) -> dict[str, str]:
+    """The entries whose module is in this checkout."""
+    return {name: mod for name, mod in table.items() if module_exists(mod)}
+
+
+def dispatch(table: dict[str, str], kind: str, name: str, argv: list[str]) -> int:
+    """Run ``main(argv)`` of the named module."""
+    present = available(table)
+    if name not in present:
+        raise UnknownIdError(kind, name, list(present))
+    return int(importlib.import_module(present[name]).main(argv) or 0)
+
+
+def machine() -> str:
+    """One line describing where a benchmark ran."""
+    import os
+
+    import torch
+
+    return (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"torch {torch.__version__}, {datetime.now(timezone.utc):%Y-%m-%d}")
+
+
+def write_report(name: str, title: str, body: str) -> Path:
+    """Write ``docs/<name>.md`` (a title, the machine line, the body) and return its path."""
+    DOCS.mkdir(exist_ok=True)
+    path = DOCS / f"{name}.md"
+    path.write_text(f"# {title}\n\nMeasured on {machine()}.\n\n{body.rstrip()}\n", encoding="utf-8")
+    return path
+
+
+def markdown_table(header: list[str], rows: list[list[object]]) -> str:
+    """A GitHub-flavoured Markdown table.
+
+    >>> print(markdown_table(["a", "b"], [[1, 2.5]]))
+    | a | b |
+    |---|---|
+    | 1 | 2.5 |
+    """
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
