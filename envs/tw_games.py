@@ -27,7 +27,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from envs.base import EnvOptions
 from lab.errors import ConfigError
@@ -82,6 +82,12 @@ class CoinOptions(GeneratedGameOptions):
         return level
 
 
+COOKING_PRESETS: dict[str, dict[str, Any]] = {
+    "arigraph": {"recipe": 3, "take": 3, "go": 9, "cook": True, "cut": True},
+    "arigraph-hard": {"recipe": 4, "take": 4, "go": 12, "cook": True, "cut": True},
+}
+
+
 class CookingOptions(GeneratedGameOptions):
     """Options of ``tw-cooking``: read the cookbook, gather and prepare the ingredients, eat the meal."""
 
@@ -105,6 +111,21 @@ class CookingOptions(GeneratedGameOptions):
     """Whether the inventory is limited, so items must be dropped."""
     split: Literal["train", "valid", "test"] | None = None
     """Food subset of the First TextWorld Problems split (None: all foods)."""
+    preset: Literal["arigraph", "arigraph-hard"] | None = None
+    """The AriGraph paper's settings (Anokhin et al. 2024, App. F): ``arigraph`` = recipe 3, take 3,
+    go 9, cook, cut; ``arigraph-hard`` = recipe 4, take 4, go 12, cook, cut. Options given
+    explicitly win over the preset."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("preset") in COOKING_PRESETS:
+            return {**COOKING_PRESETS[data["preset"]], **data}
+        return data
+
+    def settings(self) -> dict[str, Any]:
+        """The challenge's settings (the preset is already expanded into them)."""
+        return self.model_dump(exclude={"game_seed", "preset"})
 
     @field_validator("go")
     @classmethod
