@@ -10,7 +10,10 @@ PAGES = Path(__file__).resolve().parent.parent / "pages"
 
 st.set_page_config(page_title="Memory Agent Lab", layout="wide")
 navigation = st.navigation([
-    st.Page(PAGES / "home.py", title="Home", default=True),
-    st.Page(PAGES / "run.py", title="Run", url_path="run"),
+    st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
+    st.Page(PAGES / "run.py", title="Run", icon=":material/play_arrow:", url_path="run"),
+    st.Page(PAGES / "explore.py", title="Explore", icon=":material/search:", url_path="explore"),
+    st.Page(PAGES / "compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
+    st.Page(PAGES / "runs.py", title="Runs and export", icon=":material/list:", url_path="runs"),
 ])
 navigation.run()

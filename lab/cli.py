@@ -138,6 +138,40 @@ class progress_bar:
             self.bar.close()
 
 
+@app.command("sweep")
+@guarded
+def sweep_cmd(
+    agents: Annotated[str, typer.Option("--agents", help="comma-separated agent ids")],
+    envs: Annotated[str, typer.Option("--envs", help="comma-separated env ids")],
+    seeds: Annotated[str, typer.Option("--seeds", help="0-9, 1,3,5 or a mix")] = "0",
+    workers: Annotated[int, typer.Option("--workers", min=1, help="local worker processes")] = 2,
+    ray: Annotated[str | None, typer.Option("--ray", is_flag=False, flag_value="local",
+                                            help="run on Ray: --ray for a local instance, --ray ADDRESS")] = None,
+    env_opt: Annotated[list[str], typer.Option("--env-opt")] = [],  # noqa: B006
+    agent_opt: Annotated[list[str], typer.Option("--agent-opt")] = [],  # noqa: B006
+    llm: Annotated[str, typer.Option("--llm")] = "embedded",
+    max_steps: Annotated[int, typer.Option("--max-steps", min=1)] = 100,
+    trials: Annotated[int, typer.Option("--trials", min=1)] = 1,
+    name: Annotated[str, typer.Option("--name", help="sweep name (default: a hash of the shared settings)")] = "",
+) -> None:
+    """Run a grid of agents x envs x seeds; the same command again resumes it."""
+    from lab.sweep import SweepSpec, parse_seeds, sweep
+
+    spec = SweepSpec(agents=[a for a in agents.split(",") if a], envs=[e for e in envs.split(",") if e],
+                     seeds=parse_seeds(seeds), env_options=parse_pairs(env_opt, "--env-opt"),
+                     agent_config=parse_pairs(agent_opt, "--agent-opt"), llm=llm, max_steps=max_steps,
+                     trials=trials, name=name)
+    total = len(spec.agents) * len(spec.envs) * len(spec.seeds)
+    with progress_bar(total) as progress:
+        result = sweep(spec, workers=workers, use_ray=ray is not None,
+                       ray_address=None if ray in (None, "local") else ray, progress=progress)
+    typer.echo(f"{result.label}: {len(result.run_ids)} run(s) stored, {result.skipped} already finished, "
+               f"{result.failed} not finished", err=True)
+    typer.echo(result.label)
+    if result.failed:
+        raise typer.Exit(1)
+
+
 @app.command("runs")
 @guarded
 def runs_cmd(limit: Annotated[int, typer.Option("--limit")] = 30) -> None:

@@ -89,6 +89,9 @@ class LLMCall(Record):
     latency_s: float = 0.0
     attempts: int = 1
     error: str | None = None
+    """Why the call failed in the end (None when it succeeded, possibly after retries)."""
+    retry_errors: list[str] = Field(default_factory=list)
+    """The error of each failed attempt, in order (timeouts, rate limits, server errors...)."""
 
 
 class MemNode(Record):

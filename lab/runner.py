@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol
 
 import numpy as np
 import torch
@@ -26,7 +26,7 @@ from lab import memory as memlib
 from lab.errors import LabError
 from lab.protocols import Action, Agent, AgentContext, AgentSpec, Task, TrialOutcome, Transition
 from lab.records import (
-    MemorySnapshot, ObservationRecord, RunConfig, RunInfo, RunSummary, Step, Timings, TrialResult,
+    MemorySnapshot, ObservationRecord, Record, RunConfig, RunInfo, RunSummary, Step, Timings, TrialResult,
 )
 from lab.store import RunStore
 from lab.versions import versions
@@ -69,11 +69,32 @@ def observation_record(obs: Observation) -> ObservationRecord:
                              inventory=obs.inventory, direction=obs.direction, extra=obs.extra)
 
 
+class StepSink(Protocol):
+    """Where the loop sends steps: the run store, or a collector in a sweep worker."""
+
+    def append_steps(self, run_id: str, steps: list[Step]) -> None: ...
+
+    def stop_requested(self, run_id: str) -> bool: ...
+
+
+class CollectingSink:
+    """Keeps steps in memory (a sweep worker sends them to the driver, which alone writes the store)."""
+
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+
+    def append_steps(self, run_id: str, steps: list[Step]) -> None:
+        self.steps.extend(steps)
+
+    def stop_requested(self, run_id: str) -> bool:
+        return False
+
+
 class Recorder:
     """Buffers steps and commits them at least every ``FLUSH_EVERY_S``; polls the stop flag then."""
 
-    def __init__(self, store: RunStore, run_id: str, stop: threading.Event) -> None:
-        self.store, self.run_id, self.stop = store, run_id, stop
+    def __init__(self, sink: StepSink, run_id: str, stop: threading.Event) -> None:
+        self.sink, self.run_id, self.stop = sink, run_id, stop
         self.buffer: list[Step] = []
         self.last = time.perf_counter()
 
@@ -83,10 +104,10 @@ class Recorder:
             self.flush()
 
     def flush(self) -> None:
-        self.store.append_steps(self.run_id, self.buffer)
+        self.sink.append_steps(self.run_id, self.buffer)
         self.buffer = []
         self.last = time.perf_counter()
-        if self.store.stop_requested(self.run_id):
+        if self.sink.stop_requested(self.run_id):
             self.stop.set()
 
 
@@ -101,6 +122,7 @@ class Loop:
         self.snapshot: MemorySnapshot | None = None
         self.trials: list[TrialResult] = []
         self.tokens = [0, 0, 0]  # calls, in, out
+        self.current: tuple[int, int, Observation] | None = None
 
     def run(self) -> None:
         for trial in range(self.config.trials):
@@ -124,6 +146,7 @@ class Loop:
                 return
 
     def step(self, trial: int, t: int, obs: Observation) -> tuple[Observation, bool]:
+        self.current = (trial, t, obs)
         start = time.perf_counter()
         action = self.agent.act(obs.public())
         agent_s = time.perf_counter() - start
@@ -188,6 +211,17 @@ class Loop:
         if self.progress:
             self.progress(self.index, self.config.max_steps * self.config.trials)
 
+    def record_failure(self, message: str) -> None:
+        """The step that failed, with the LLM calls it made (the failed one included), ends the trace."""
+        calls = self.llm.take_calls() if self.llm else []
+        if self.current is None or not calls:
+            return
+        trial, t, obs = self.current
+        self.recorder.add(Step(index=self.index, trial=trial, t=t, observation=observation_record(obs), action="",
+                               thoughts={"error": message}, llm_calls=calls, done=True, trial_end=True,
+                               timings=Timings(llm_s=sum(c.latency_s for c in calls))))
+        self.index += 1
+
     def agent_clock(self) -> dict[str, float]:
         ctx = getattr(self.agent, "ctx", None)
         return ctx.clock.take() if isinstance(ctx, AgentContext) else {}
@@ -213,30 +247,26 @@ def build_agent(prepared: Prepared, llm: llmlib.LLM | None) -> Agent:
     return agent
 
 
-def execute(config: RunConfig, store: RunStore | None = None, *, run_id: str | None = None,
-            chat_model: object | None = None, progress: Progress | None = None,
-            stop: threading.Event | None = None) -> RunInfo:
-    """Run ``config`` to the end and return the stored run. Bad configs raise before anything is stored."""
-    store = store or RunStore()
-    prepared = prepare(config)
-    llm = None
-    if prepared.agent.uses_llm:
-        model = chat_model if chat_model is not None else llmlib.build(prepared.config.llm, store)
-        llm = llmlib.LLM(model, prepared.config.llm)  # type: ignore[arg-type]
-    env = prepared.env.factory(config.env_id, parse_options(prepared.env, prepared.config.env_options))
-    if run_id and store.has_run(run_id):  # created by a launcher (lab.launch): take it over
-        store.claim_run(run_id)
-    else:
-        run_id = store.create_run(prepared.config, versions(), run_id=run_id)
-    stop = stop or threading.Event()
-    recorder = Recorder(store, run_id, stop)
+def make_llm(prepared: Prepared, chat_model: object | None, store: RunStore | None) -> llmlib.LLM | None:
+    """The recording LLM client of a run (None for agents without an LLM)."""
+    if not prepared.agent.uses_llm:
+        return None
+    model = chat_model if chat_model is not None else llmlib.build(prepared.config.llm, store)
+    return llmlib.LLM(model, prepared.config.llm)  # type: ignore[arg-type]
+
+
+def drive(prepared: Prepared, llm: llmlib.LLM | None, sink: StepSink, run_id: str,
+          progress: Progress | None = None, stop: threading.Event | None = None) -> RunSummary:
+    """Run the loop to its end; any failure ends it with a status and a message, keeping its steps."""
+    env = prepared.env.factory(prepared.config.env_id, parse_options(prepared.env, prepared.config.env_options))
+    recorder = Recorder(sink, run_id, stop or threading.Event())
     started = time.perf_counter()
     loop: Loop | None = None
     status, message = "finished", ""
     try:
         loop = Loop(prepared, build_agent(prepared, llm), env, recorder, llm, progress)
         loop.run()
-        status = "stopped" if stop.is_set() else "finished"
+        status = "stopped" if recorder.stop.is_set() else "finished"
     except KeyboardInterrupt:
         status, message = "stopped", "stopped by the user"
     except LabError as err:
@@ -244,9 +274,46 @@ def execute(config: RunConfig, store: RunStore | None = None, *, run_id: str | N
     except Exception as err:  # an agent or env bug: the run ends, its steps stay
         status, message = "error", f"{type(err).__name__}: {err}".splitlines()[0]
     finally:
+        if loop is not None and status == "error":
+            loop.record_failure(message)
         recorder.flush()
         env.close()
-    summary = (loop.summary(status, message, time.perf_counter() - started) if loop
-               else RunSummary(status=status, message=message))
+    if loop is None:
+        return RunSummary(status=status, message=message)
+    return loop.summary(status, message, time.perf_counter() - started)
+
+
+def execute(config: RunConfig, store: RunStore | None = None, *, run_id: str | None = None,
+            chat_model: object | None = None, progress: Progress | None = None,
+            stop: threading.Event | None = None) -> RunInfo:
+    """Run ``config`` to the end, writing each step to the store as it happens; returns the stored run.
+
+    Bad configs raise before anything is stored.
+    """
+    store = store or RunStore()
+    prepared = prepare(config)
+    llm = make_llm(prepared, chat_model, store)
+    if run_id and store.has_run(run_id):  # created by a launcher (lab.launch): take it over
+        store.claim_run(run_id)
+    else:
+        run_id = store.create_run(prepared.config, versions(), run_id=run_id)
+    summary = drive(prepared, llm, store, run_id, progress, stop)
     store.finish_run(run_id, summary)
     return store.get_run(run_id)
+
+
+class DetachedRun(Record):
+    """A whole run made away from the store (a sweep worker); the driver writes it in one transaction."""
+
+    config: RunConfig
+    versions: dict[str, str]
+    steps: list[Step]
+    summary: RunSummary
+
+
+def execute_detached(config: RunConfig, chat_model: object | None = None) -> DetachedRun:
+    """Run ``config`` without writing anything; used by sweep workers."""
+    prepared = prepare(config)
+    sink = CollectingSink()
+    summary = drive(prepared, make_llm(prepared, chat_model, None), sink, "detached")
+    return DetachedRun(config=prepared.config, versions=versions(), steps=sink.steps, summary=summary)

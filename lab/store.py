@@ -179,6 +179,30 @@ class RunStore:
         )
         return run_id
 
+    def add_run(self, config: RunConfig, versions: dict[str, str], steps: list[Step], summary: RunSummary,
+                run_id: str | None = None, created_at: str | None = None) -> str:
+        """Write a whole run (a sweep worker's, an import) in one transaction: all of it or nothing."""
+        run_id = run_id or new_run_id()
+        stamp = now()
+        db = self._db()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(
+                "INSERT INTO runs (run_id, created_at, updated_at, status, env_id, agent_id, seed, label, config,"
+                " summary, versions, message, n_steps) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, created_at or stamp, stamp, summary.status, config.env_id, config.agent_id, config.seed,
+                 config.label, config.model_dump_json(), summary.model_dump_json(), json.dumps(versions),
+                 summary.message, len(steps)),
+            )
+            for step in steps:
+                self._insert_step(db, run_id, step)
+            db.execute("COMMIT")
+        except sqlite3.Error as err:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StoreError(f"cannot write run {run_id} to {self.path}: {err}") from None
+        return run_id
+
     def claim_run(self, run_id: str, pid: int | None = None) -> None:
         """Make process ``pid`` (default: this one) the owner of a run created by a launcher."""
         self._write("UPDATE runs SET pid=?, host=?, updated_at=? WHERE run_id=?",

@@ -1,17 +1,18 @@
-"""Shared helpers of the Streamlit pages: the store handle, forms generated from typed
-configs, tables and figures. Pages call these and ``lab`` functions; nothing else."""
+"""Shared helpers of the Streamlit pages: the store handle, deep links, run pickers, forms generated
+from typed configs and run tables. Pages call these, :mod:`lab.views` and ``lab`` functions; nothing else."""
 
 from __future__ import annotations
 
 import types
 import typing
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 from pydantic import BaseModel
 
+from lab.errors import ConfigError
 from lab.records import RunInfo
 from lab.settings import store_path
 from lab.store import RunStore
@@ -31,6 +32,57 @@ def page_setup(title: str) -> RunStore:
     """Common start of every page."""
     st.title(title)
     return get_store()
+
+
+def link(page: str, **params: Any) -> str:
+    """A relative URL to another page with query parameters (``link("explore", run=x, step=3)``)."""
+    query = urlencode({k: v for k, v in params.items() if v is not None and v != ""})
+    return f"{page}?{query}" if query else page
+
+
+def run_label(info: RunInfo) -> str:
+    """``agent on env · seed · status · steps · id`` for pickers."""
+    score = f" · score {info.summary.score:g}" if info.summary else ""
+    return (f"{info.config.agent_id} on {info.config.env_id} · seed {info.config.seed} · {info.status} · "
+            f"{info.n_steps} steps{score} · {info.run_id}")
+
+
+def pick_run(store: RunStore, key: str) -> RunInfo | None:
+    """The run named by ``?run=`` (a clear message when absent), else one picked from recent runs."""
+    wanted = st.query_params.get("run")
+    if wanted and store.has_run(wanted):
+        return store.get_run(wanted)
+    if wanted:
+        st.error(f"No run with id {wanted!r} in the store ({store.path}). Pick one below, or see the Runs page.")
+    runs = store.list_runs(limit=300)
+    if not runs:
+        st.info("No runs yet: start one on the Run page.")
+        return None
+    labels = {info.run_id: run_label(info) for info in runs}
+    chosen = st.selectbox("run", list(labels), format_func=labels.get, key=f"{key}:pick", index=None,
+                          placeholder="choose a run")
+    if chosen is None:
+        return None
+    st.query_params["run"] = chosen
+    return store.get_run(chosen)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0"``, ``"0,3"``, ``"0-4"`` or a mix; a bad value raises a ``ConfigError`` naming the field.
+
+    >>> parse_seeds("0-2, 7")
+    [0, 1, 2, 7]
+    """
+    seeds: list[int] = []
+    for part in filter(None, text.replace(" ", "").split(",")):
+        lo, sep, hi = part.partition("-")
+        try:
+            seeds.extend(range(int(lo), int(hi) + 1) if sep else [int(lo)])
+        except ValueError:
+            raise ConfigError(f"seeds: {part!r} is not a seed, a list (0,3) or a range (0-4)") from None
+    if not seeds:
+        raise ConfigError("seeds: give at least one seed (0, a list 0,3 or a range 0-4)")
+    return list(dict.fromkeys(seeds))
 
 
 def _base_type(annotation: Any) -> tuple[Any, bool]:
@@ -75,21 +127,19 @@ def runs_frame(infos: list[RunInfo]) -> pd.DataFrame:
                      "env": info.config.env_id, "seed": info.config.seed, "steps": info.n_steps,
                      "score": s.score if s else None, "max": s.max_score if s else None,
                      "won": s.won if s else None, "created": info.created_at, "label": info.config.label})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["run", "status", "agent", "env", "seed", "steps", "score", "max", "won",
+                                       "created", "label"])
 
 
-def steps_frame(store: RunStore, run_id: str) -> pd.DataFrame:
-    """The cheap per-step columns of a run (no step records are parsed)."""
-    series = store.series(run_id)
-    return pd.DataFrame({"step": series["idx"], "trial": series["trial"], "t": series["t"],
-                         "action": series["action"], "reward": series["reward"], "score": series["score"],
-                         "tokens in": series["tokens_in"], "llm s": series["llm_s"]})
-
-
-def score_figure(frame: pd.DataFrame) -> go.Figure:
-    """Score over steps, one line per trial."""
-    fig = go.Figure()
-    for trial, part in frame.groupby("trial"):
-        fig.add_trace(go.Scatter(x=part["step"], y=part["score"], mode="lines+markers", name=f"trial {trial}"))
-    fig.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="step", yaxis_title="score")
-    return fig
+def summary_rows(infos: list[RunInfo]) -> list[dict[str, Any]]:
+    """Per run: final and normalised score, steps, won, LLM calls, tokens, wall time (Compare, aggregates)."""
+    rows = []
+    for info in infos:
+        s = info.summary
+        rows.append({"run": info.run_id, "agent": info.config.agent_id, "env": info.config.env_id,
+                     "seed": info.config.seed, "group": info.config.label or "(no label)", "status": info.status,
+                     "score": s.score if s else None, "normalized": s.normalized_score if s else None,
+                     "steps": info.n_steps, "won": s.won if s else None, "llm calls": s.llm_calls if s else None,
+                     "tokens in": s.tokens_in if s else None, "tokens out": s.tokens_out if s else None,
+                     "wall s": round(s.wall_s, 2) if s else None})
+    return rows

@@ -9,6 +9,7 @@ models that can score (the embedded model), by generation + matching on the othe
 from __future__ import annotations
 
 import difflib
+import os
 import math
 import time
 from dataclasses import dataclass
@@ -19,6 +20,10 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from lab.errors import LabError, LLMError
 from lab.records import LLMCall, Message
+
+RETRIES_VAR, BACKOFF_VAR = "MEMLAB_LLM_RETRIES", "MEMLAB_LLM_BACKOFF"
+"""Environment overrides of the retry policy: retries after the first attempt (3), first backoff in s (1.0,
+doubling each retry)."""
 
 Messages = Sequence[BaseMessage | tuple[str, str]]
 
@@ -75,11 +80,12 @@ def match_option(text: str, options: list[str]) -> tuple[int, float]:
 class LLM:
     """A chat model plus a call log drained by the run loop after each step."""
 
-    def __init__(self, model: BaseChatModel, spec: str, max_retries: int = 3, backoff_s: float = 1.0) -> None:
+    def __init__(self, model: BaseChatModel, spec: str, max_retries: int | None = None,
+                 backoff_s: float | None = None) -> None:
         self.model = model
         self.spec = spec
-        self.max_retries = max_retries
-        self.backoff_s = backoff_s
+        self.max_retries = max_retries if max_retries is not None else int(os.environ.get(RETRIES_VAR, 3))
+        self.backoff_s = backoff_s if backoff_s is not None else float(os.environ.get(BACKOFF_VAR, 1.0))
         self.calls: list[LLMCall] = []
 
     @property
@@ -114,6 +120,7 @@ class LLM:
                 raise
             except Exception as err:  # providers raise many types; each is recorded, then retried
                 record.error = f"{type(err).__name__}: {err}".splitlines()[0][:500]
+                record.retry_errors.append(record.error)
                 if attempt > self.max_retries:
                     self.calls.append(record)
                     raise LLMError(f"LLM call '{record.purpose}' failed after {attempt} attempts: "

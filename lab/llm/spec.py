@@ -9,6 +9,7 @@ asked for; API keys come from the environment and never enter a spec or the stor
 from __future__ import annotations
 
 import importlib
+import os
 import importlib.util
 from typing import Any, Callable
 
@@ -58,7 +59,17 @@ def build(spec: str, store: Any = None) -> BaseChatModel:
     if provider in builders:
         return builders[provider]()
     _, module, cls = PROVIDERS[provider]
-    return getattr(importlib.import_module(module), cls)(model=rest)
+    return getattr(importlib.import_module(module), cls)(model=rest, **provider_kwargs(provider))
+
+
+def provider_kwargs(provider: str) -> dict[str, Any]:
+    """Retries belong to the lab's LLM layer (recorded per attempt), so the SDK's own are off."""
+    kwargs: dict[str, Any] = {"max_retries": 0, "timeout": float(os.environ.get("MEMLAB_LLM_TIMEOUT", 60))}
+    if provider == "openai" and os.environ.get("OPENAI_BASE_URL"):
+        kwargs["base_url"] = os.environ["OPENAI_BASE_URL"]
+    if provider == "ollama":
+        kwargs = {}  # ChatOllama has neither option; it reaches OLLAMA_HOST or localhost:11434
+    return kwargs
 
 
 def _embedded() -> BaseChatModel:

@@ -56,7 +56,7 @@ def choose_device(prefer: str = "auto") -> torch.device:
         raise ConfigError(f"unknown device {prefer!r}; valid: {', '.join(_CHOICES)}")
     configure_threads()
     if choice == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' was requested but no CUDA GPU is available; use --device cpu or auto")
+        raise ConfigError("device 'cuda' was requested but no CUDA GPU is available; use 'cpu' or 'auto'")
     if choice == "auto":
         choice = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(choice)

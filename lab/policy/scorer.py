@@ -16,6 +16,7 @@ that rounding when the batch's other candidates change (padding length changes t
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import logging
 from collections.abc import Iterator, Sequence
@@ -25,7 +26,7 @@ from typing import Any
 import torch
 
 from lab.errors import ConfigError
-from lab.policy.lm import INFERENCE_LOCK
+from lab.policy.lm import INFERENCE_LOCK, load_embedded_lm
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,9 @@ class ActionScorer:
             return prompt[-room:]
         return prompt
 
-    def _prepare(self, messages: Sequence[Message], options: Sequence[str]) -> tuple[list[int], list[list[int]]]:
+    def _prepare(
+        self, messages: Sequence[Message], options: Sequence[str]
+    ) -> tuple[list[int], list[list[int]]]:
         """Prompt ids (fitted to the context) and the candidate ids of the given (unique) options."""
         candidates = [self.option_ids(o) for o in options]
         return self._fit_prompt(self.prompt_ids(messages), candidates), candidates
@@ -162,7 +165,7 @@ class ActionScorer:
         """Split candidates into batches that respect the KV and logit budgets (usually one batch)."""
         chunk: list[list[int]] = []
         for cand in candidates:
-            trial = chunk + [cand]
+            trial = [*chunk, cand]
             width = max(len(c) for c in trial)
             too_big = len(trial) * (prompt_len + width) > KV_BUDGET_TOKENS
             if chunk and (too_big or len(trial) * width > LOGIT_BUDGET_TOKENS):
@@ -228,3 +231,8 @@ class ActionScorer:
             scores.append(mean_logprob(pred, targets, torch.ones_like(targets)).item())
         return scores
 
+
+@functools.cache
+def embedded_scorer(device: str = "auto") -> ActionScorer:
+    """The process-wide :class:`ActionScorer` over the embedded SmolLM2 model on ``device``."""
+    return ActionScorer(*load_embedded_lm(device))

@@ -1,0 +1,147 @@
+"""A self-contained HTML replay report of a run: one file that opens offline (plotly.js inlined),
+with a step navigator (slider, buttons, keyboard ← →), the score and memory-size plots, the memory
+graph at each step, the records table, the agent's thoughts, the LLM calls and, for MiniGrid runs
+up to ``FRAMES_UP_TO`` steps, the re-rendered frames.
+
+Memory is stored once per item as versions with step intervals (``from``/``to``), the bi-temporal
+idea of ``trace-formats.md`` §1, so a 1,000-step run with a 1,000-edge graph stays a few MB.
+All text from games and models travels as JSON inside a ``<script type="application/json">``
+block with ``<``, ``>`` and ``&`` escaped, and the page writes it with ``textContent`` (never as
+HTML); plotly labels get it HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from lab import memory as memlib
+from lab.records import MemoryDiff, MemorySnapshot, RunInfo, Step
+from lab.store import RunStore
+from lab.views.layout import force_layout
+
+TEMPLATE = Path(__file__).with_name("report.html")
+FRAMES_UP_TO = 500
+MAX_MESSAGE_CHARS = 8000
+"""LLM messages longer than this are cut in the report (the JSONL export keeps them whole)."""
+
+
+def _cut(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit} more characters in the JSONL export)"
+
+
+def _item(item: Any) -> dict[str, Any]:
+    data = item.model_dump(mode="json", exclude_defaults=True)
+    if "attrs" in data:
+        data["attrs"] = _cut(json.dumps(data["attrs"], ensure_ascii=False, default=str), 2000)
+    return data
+
+
+class MemoryHistory:
+    """Every node, edge and record with its versions ``{"f": from step, "t": to step or None, "d": data}``."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, list[dict[str, Any]]]] = {"nodes": {}, "edges": {}, "records": {}}
+
+    def apply(self, index: int, change: MemoryDiff) -> None:
+        """Record what step ``index`` added, changed and removed."""
+        for what, table in self.items.items():
+            for item in [*getattr(change, f"{what}_added"), *getattr(change, f"{what}_changed")]:
+                self._close(table.get(item.id), index)
+                table.setdefault(item.id, []).append({"f": index, "t": None, "d": _item(item)})
+            for item_id in getattr(change, f"{what}_removed"):
+                self._close(table.get(item_id), index)
+
+    @staticmethod
+    def _close(versions: list[dict[str, Any]] | None, index: int) -> None:
+        if versions and versions[-1]["t"] is None:
+            versions[-1]["t"] = index
+
+    def layout(self) -> dict[str, list[float]]:
+        """Positions over every node ever present (stable across the whole report)."""
+        ids = list(self.items["nodes"])
+        edges = [(v[-1]["d"]["source"], v[-1]["d"]["target"]) for v in self.items["edges"].values()]
+        return {k: [round(x, 4), round(y, 4)] for k, (x, y) in force_layout(ids, edges).items()}
+
+
+def step_record(step: Step, change: MemoryDiff | None) -> dict[str, Any]:
+    """What the report shows of one step."""
+    calls = [{"purpose": c.purpose, "kind": c.kind, "model": c.model, "tokens_in": c.tokens_in,
+              "tokens_out": c.tokens_out, "latency_s": round(c.latency_s, 4), "error": c.error,
+              "messages": [{"role": m.role, "content": _cut(m.content)} for m in c.messages],
+              "response": _cut(c.response), "options": c.options, "scores": c.scores} for c in step.llm_calls]
+    return {"i": step.index, "trial": step.trial, "t": step.t, "action": step.action, "env_actions": step.env_actions,
+            "obs": step.observation.text, "objective": step.observation.objective, "feedback": step.feedback,
+            "reward": step.reward, "score": step.score, "max_score": step.max_score, "won": step.won,
+            "lost": step.lost, "done": step.done, "thoughts": step.thoughts, "calls": calls,
+            "timings": step.timings.model_dump(), "size": step.memory_size,
+            "retrieved": change.retrieved if change is not None else None,
+            "prompt": change.prompt_text if change is not None else None}
+
+
+def collect(store: RunStore, info: RunInfo, batch: int = 250) -> tuple[list[dict[str, Any]], MemoryHistory]:
+    """Walk the run once in batches: step records and the memory history."""
+    history, steps, previous = MemoryHistory(), [], None
+    for start in range(0, info.n_steps, batch):
+        for step in store.steps(info.run_id, start, start + batch, with_snapshots=True):
+            change = step.memory_diff
+            if change is None and step.memory_snapshot is not None:
+                change = memlib.diff(previous, step.memory_snapshot)
+            if change is not None:
+                history.apply(step.index, change)
+                previous = memlib.apply(previous, change) if step.memory_snapshot is None else step.memory_snapshot
+            steps.append(step_record(step, change))
+    return steps, history
+
+
+def frames(info: RunInfo, steps: list[dict[str, Any]]) -> list[str] | None:
+    """PNG data URIs of the MiniGrid frame after each step (None for other envs or long runs)."""
+    from envs.registry import get_spec
+
+    try:
+        grid = get_spec(info.config.env_id).kind == "grid"
+    except Exception:  # an env this lab does not know: no frames, the rest of the report stands
+        grid = False
+    if not grid or len(steps) > FRAMES_UP_TO:
+        return None
+    from envs.minigrid_env import frame_png, render_frames
+
+    out: list[str] = []
+    for trial in sorted({s["trial"] for s in steps}):
+        part = [s for s in steps if s["trial"] == trial]
+        actions = [a for s in part for a in (s["env_actions"] or [s["action"]])]
+        rendered = render_frames(info.config.env_id, info.config.env_options, info.config.seed, actions)
+        done = 0
+        for s in part:
+            done += len(s["env_actions"] or [s["action"]])
+            out.append("data:image/png;base64," + base64.b64encode(frame_png(rendered[done][::2, ::2])).decode())
+    return out
+
+
+def report_data(store: RunStore, run_id: str) -> dict[str, Any]:
+    """Everything the report page needs, as one JSON-ready dict."""
+    info = store.get_run(run_id)
+    steps, history = collect(store, info)
+    return {"run": info.model_dump(mode="json"), "steps": steps, "memory": history.items,
+            "pos": history.layout(), "frames": frames(info, steps)}
+
+
+def safe_json(data: Any) -> str:
+    """JSON that cannot close the ``<script>`` element it sits in."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def render_report(store: RunStore, run_id: str) -> str:
+    """The report as one HTML string."""
+    from plotly.offline import get_plotlyjs
+
+    data = report_data(store, run_id)
+    c = data["run"]["config"]
+    title = f"memlab run {run_id}: {c['agent_id']} on {c['env_id']} (seed {c['seed']})"
+    parts = {"TITLE": html.escape(title), "PLOTLY": get_plotlyjs(), "DATA": safe_json(data)}
+    return re.sub(r"\{\{(TITLE|PLOTLY|DATA)\}\}", lambda m: parts[m.group(1)], TEMPLATE.read_text(encoding="utf-8"))

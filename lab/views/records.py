@@ -1,0 +1,82 @@
+"""Record memories as tables, and memory changes as rows: generic over every agent's snapshot.
+
+Records (episodic entries, subgoal chunks, CLIN learnings, transformer slots) become one row
+each, with the ones retrieved at the shown step marked and listed first. Changes (one step's
+diff, or the difference between two trial-end snapshots) become rows of
+``change / what / id / text``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from lab import memory as memlib
+from lab.records import MemEdge, MemNode, MemoryDiff, MemorySnapshot, MemRecord
+
+STATUS_ORDER = {"retrieved": 0, "new": 1, "": 2, "removed": 3}
+
+
+def _status(record: MemRecord, step: int, retrieved: set[str], added: set[str]) -> str:
+    if record.removed_step is not None and record.removed_step <= step:
+        return "removed"
+    if record.id in retrieved:
+        return "retrieved"
+    if record.id in added or record.added_step == step:
+        return "new"
+    return ""
+
+
+def _attrs(attrs: dict[str, Any]) -> str:
+    return json.dumps(attrs, ensure_ascii=False, default=str) if attrs else ""
+
+
+def records_frame(snapshot: MemorySnapshot, step: int, added: set[str] | None = None) -> pd.DataFrame:
+    """One row per record: status (retrieved / new / removed), id, kind, text, added step, attrs."""
+    retrieved, added = set(snapshot.retrieved), added or set()
+    rows = [{"status": _status(r, step, retrieved, added), "id": r.id, "kind": r.kind, "text": r.text,
+             "added": r.added_step, "attrs": _attrs(r.attrs)} for r in snapshot.records]
+    frame = pd.DataFrame(rows, columns=["status", "id", "kind", "text", "added", "attrs"])
+    if len(frame):
+        frame = frame.sort_values("status", key=lambda s: s.map(STATUS_ORDER), kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def highlight(frame: pd.DataFrame) -> Any:
+    """A pandas Styler colouring retrieved rows gold, new rows green and removed rows grey."""
+    colors = {"retrieved": "background-color: #fff3b0", "new": "background-color: #d9f2d9",
+              "removed": "color: #999999"}
+    return frame.style.apply(lambda row: [colors.get(row["status"], "")] * len(row), axis=1)
+
+
+def _label(item: MemNode | MemEdge | MemRecord) -> str:
+    if isinstance(item, MemRecord):
+        return item.text
+    if isinstance(item, MemEdge):
+        return f"{item.source} -[{item.label or item.kind}]-> {item.target}"
+    return item.label
+
+
+def diff_frame(change: MemoryDiff, before: MemorySnapshot | None = None) -> pd.DataFrame:
+    """Rows ``change, what, id, text`` for a diff; removed items take their text from ``before``."""
+    old: dict[str, Any] = {}
+    if before is not None:
+        old = {i.id: i for i in (*before.nodes, *before.edges, *before.records)}
+    rows = []
+    for what in ("nodes", "edges", "records"):
+        for item in getattr(change, f"{what}_added"):
+            rows.append(("added", what[:-1], item.id, _label(item)))
+        for item in getattr(change, f"{what}_changed"):
+            rows.append(("changed", what[:-1], item.id, _label(item)))
+        for item_id in getattr(change, f"{what}_removed"):
+            rows.append(("removed", what[:-1], item_id, _label(old[item_id]) if item_id in old else ""))
+    if change.prompt_text is not None:
+        rows.append(("changed", "prompt", "prompt_text", change.prompt_text[:200]))
+    return pd.DataFrame(rows, columns=["change", "what", "id", "text"])
+
+
+def trial_changes(before: MemorySnapshot | None, after: MemorySnapshot) -> pd.DataFrame:
+    """What the memory gained, changed and lost between two trial ends (generic snapshot diff)."""
+    return diff_frame(memlib.diff(before, after).model_copy(update={"prompt_text": None, "retrieved": None}), before)
