@@ -105,8 +105,12 @@ def _store_result(store: RunStore, result: SweepResult, payload: str) -> None:
 
 def run_local(todo: list[RunConfig], store: RunStore, result: SweepResult, workers: int,
               progress: Progress | None) -> None:
-    """A process pool (spawned workers); a dead worker ends the sweep with a clear error."""
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    """A local process pool; a dead worker ends the sweep with a clear error."""
+    # forkserver: a fresh, single-threaded server imports the lab once and forks each worker from it
+    # (spawn would re-import torch and the envs per worker; fork could inherit a busy torch thread pool)
+    context = get_context("forkserver")
+    context.set_forkserver_preload(["lab.sweep"])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = [pool.submit(run_cell, config.model_dump_json()) for config in todo]
         try:
             for done, future in enumerate(as_completed(futures), 1):

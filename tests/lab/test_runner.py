@@ -75,11 +75,18 @@ def test_stop_ends_the_run_cleanly(store: RunStore) -> None:
 
 
 def test_llm_failure_ends_the_run_with_an_error_and_keeps_the_steps(store: RunStore, monkeypatch) -> None:
-    monkeypatch.setattr("lab.llm.client.LLM.__init__.__defaults__", (0, 0.0))  # no retries, no backoff
+    monkeypatch.setenv("MEMLAB_LLM_RETRIES", "1")
+    monkeypatch.setenv("MEMLAB_LLM_BACKOFF", "0")
     info = execute(RunConfig(env_id=GRID, agent_id="full-history", llm="fake:x", max_steps=10), store,
                    chat_model=FailsAfter(responses=["forward"], ok=3))
     assert info.status == "error" and "500 internal server error" in info.message
-    assert info.n_steps == 3 and len(store.steps(info.run_id)) == 3
+    steps = store.steps(info.run_id)
+    assert info.n_steps == len(steps) == 4  # three good steps, then the one whose LLM call failed
+    assert [s.action for s in steps[:3]] == ["forward"] * 3
+    failed = steps[-1]
+    assert failed.action == "" and "500 internal server error" in failed.thoughts["error"]
+    (call,) = failed.llm_calls
+    assert call.attempts == 2 and len(call.retry_errors) == 2 and call.error.startswith("RuntimeError")
 
 
 def test_bad_configs_store_nothing(store: RunStore) -> None:

@@ -1,0 +1,77 @@
+"""Sweeps: local process pool, resume, a worker killed mid-sweep, and a local Ray instance."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import psutil
+import pytest
+
+from lab.errors import ConfigError, LabError
+from lab.store import RunStore
+from lab.sweep import SweepSpec, parse_seeds, sweep
+
+GRID = "minigrid:MiniGrid-Empty-5x5-v0"
+
+
+def test_parse_seeds() -> None:
+    assert parse_seeds("0-2,7") == [0, 1, 2, 7]
+    with pytest.raises(ConfigError, match="not a seed"):
+        parse_seeds("a-b")
+
+
+def test_local_sweep_runs_the_grid_and_resumes(store: RunStore) -> None:
+    spec = SweepSpec(agents=["random"], envs=[GRID], seeds=[0, 1], max_steps=10)
+    first = sweep(spec, store, workers=2)
+    assert len(first.run_ids) == 2 and first.skipped == 0 and first.failed == 0
+    runs = store.list_runs(label=spec.label())
+    assert sorted(r.config.seed for r in runs) == [0, 1] and all(r.status == "finished" for r in runs)
+    assert all(len(store.steps(r.run_id)) == r.n_steps == 10 for r in runs)
+    again = sweep(spec, store, workers=2)
+    assert again.skipped == 2 and again.run_ids == [] and again.label == first.label
+
+
+def test_bad_cells_are_refused_before_anything_runs(store: RunStore) -> None:
+    with pytest.raises(LabError, match="unknown agent 'nope'"):
+        sweep(SweepSpec(agents=["random", "nope"], envs=[GRID], seeds=[0]), store)
+    assert store.list_runs() == []
+
+
+def test_a_killed_worker_keeps_finished_runs_and_the_sweep_resumes(store: RunStore) -> None:
+    spec = SweepSpec(agents=["random"], envs=["minigrid:MiniGrid-Empty-8x8-v0"], seeds=list(range(5)),
+                     max_steps=256, trials=6, name="killed")
+    outcome: dict[str, object] = {}
+    thread = threading.Thread(target=lambda: outcome.update(result=_catch(lambda: sweep(spec, store, workers=2))))
+    thread.start()
+    deadline = time.time() + 180
+    while time.time() < deadline and not store.list_runs(label=spec.label()):
+        time.sleep(0.2)
+    assert store.list_runs(label=spec.label()), "no run finished in time"
+    me = psutil.Process()
+    workers = [p for p in me.children(recursive=True) if p.ppid() != me.pid]  # forked by the forkserver
+    workers[0].kill()
+    thread.join(120)
+    assert isinstance(outcome["result"], LabError) and "run the same command again" in str(outcome["result"])
+    kept = store.list_runs(label=spec.label())
+    assert kept and all(r.status == "finished" and len(store.steps(r.run_id)) == r.n_steps for r in kept)
+    resumed = sweep(spec, store, workers=2)
+    assert resumed.skipped == len(kept) and len(kept) + len(resumed.run_ids) == 5
+
+
+def _catch(fn):
+    try:
+        return fn()
+    except LabError as err:
+        return err
+
+
+def test_sweep_on_a_local_ray_instance(store: RunStore) -> None:
+    ray = pytest.importorskip("ray")
+    spec = SweepSpec(agents=["random"], envs=[GRID], seeds=[0, 1], max_steps=5, name="ray")
+    try:
+        result = sweep(spec, store, use_ray=True)
+    finally:
+        ray.shutdown()
+    assert len(result.run_ids) == 2 and result.failed == 0
+    assert {r.status for r in store.list_runs(label="sweep:ray")} == {"finished"}
