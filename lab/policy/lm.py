@@ -201,6 +201,8 @@ def save_converted(tokenizer: Any, model: Any, target: Path) -> bool:
         os.replace(tmp, target)
         return True
     except OSError as err:
+        if is_converted(target):  # another process finished its copy first
+            return False
         log.warning("could not cache the converted model at %s: %s", target, err)
         return False
     finally:
@@ -215,6 +217,15 @@ def _finish(tokenizer: Any, model: Any, device: torch.device) -> tuple[Any, Any]
     return tokenizer, model
 
 
+def _target_or_none() -> Path | None:
+    """The converted copy's folder, or None when the data dir cannot be created (then nothing is cached)."""
+    try:
+        return converted_dir()
+    except OSError as err:
+        log.warning("the model cache is unavailable (%s); converting the GGUF without caching it", err)
+        return None
+
+
 def load_uncached(device: torch.device | str | None = None) -> tuple[Any, Any, LoadReport]:
     """Load a fresh (tokenizer, model) pair, bypassing the per-process cache; also return a report.
 
@@ -222,9 +233,9 @@ def load_uncached(device: torch.device | str | None = None) -> tuple[Any, Any, L
     A copy that fails to load is logged, deleted and rebuilt from the GGUF.
     """
     dev = resolve_device(device)
-    target = converted_dir()
+    target = _target_or_none()
     start = time.perf_counter()
-    if is_converted(target):
+    if target is not None and is_converted(target):
         try:
             tokenizer, model = _read_converted(target)
             report = LoadReport("cache", target, str(dev), time.perf_counter() - start)
@@ -234,7 +245,7 @@ def load_uncached(device: torch.device | str | None = None) -> tuple[Any, Any, L
             shutil.rmtree(target, ignore_errors=True)
             start = time.perf_counter()
     tokenizer, model = _read_gguf()
-    written = save_converted(tokenizer, model, target)
+    written = save_converted(tokenizer, model, target) if target is not None else False
     report = LoadReport("gguf", gguf_path(), str(dev), time.perf_counter() - start, written)
     return (*_finish(tokenizer, model, dev), report)
 
