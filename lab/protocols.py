@@ -57,6 +57,8 @@ class Action:
     """Plan, subgoal, rationale...: shown per step in the lab."""
     env_commands: list[str] | None = None
     """The env-level commands to play for this action; None means ``[command]``."""
+    metrics: dict[str, float] = field(default_factory=dict)
+    """Numbers stored in the step's ``metrics`` (namespaced: ``memory/precision``...) and charted by the lab."""
 
 
 @dataclass

@@ -205,7 +205,8 @@ class Loop:
                     env_actions=played if played != [action.command] else [], feedback=nxt.text,
                     reward=reward, score=nxt.score, max_score=nxt.max_score, done=nxt.done, won=nxt.won,
                     lost=nxt.lost, thoughts=action.thoughts, llm_calls=calls, memory_size=size,
-                    facts=nxt.privileged.get("facts"), timings=timings, trial_end=ended, **parts)
+                    facts=nxt.privileged.get("facts"), metrics=action.metrics, timings=timings,
+                    trial_end=ended, **parts)
         self.recorder.add(step)
         self.index += 1
         if self.progress:
