@@ -60,7 +60,8 @@ def validation_message(err: ValidationError, model: type) -> str:
     if first["type"] == "extra_forbidden":
         allowed = ", ".join(getattr(model, "model_fields", {})) or "none"
         return f"unknown option {field!r}; allowed: {allowed}"
-    return f"option {field!r}: {first['msg']} (got {first.get('input')!r})"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"option {field!r}: {message} (got {first.get('input')!r})"
 
 
 def make_env(env_id: str, options: dict[str, Any] | None = None) -> Env:

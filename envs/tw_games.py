@@ -153,6 +153,16 @@ class FileOptions(EnvOptions):
     path: str
     """Path of a .z1-.z8 game; a TextWorld game also needs its .json next to it for facts and scores."""
 
+    @field_validator("path")
+    @classmethod
+    def _is_a_game(cls, path: str) -> str:
+        """Checked when the options are validated, so a bad path stops a run before anything is stored."""
+        try:
+            checked_game_file(path)
+        except ConfigError as err:
+            raise ValueError(str(err).removeprefix("tw-file: ")) from None
+        return path
+
 
 def game_file(env_id: str, options: EnvOptions) -> Path:
     """The game file of a family and its options: checked (``tw-file``) or generated once and cached."""

@@ -19,6 +19,12 @@ def run_count(home: Path) -> int:
         return conn.execute("SELECT count(*) FROM runs").fetchone()[0]
 
 
+def store_rows(home: Path) -> list[tuple]:
+    with sqlite3.connect(home / "runs.sqlite") as conn:
+        return conn.execute("SELECT r.run_id, r.status, r.n_steps, r.summary, count(s.idx) FROM runs r "
+                            "LEFT JOIN steps s ON s.run_id = r.run_id GROUP BY r.run_id").fetchall()
+
+
 def test_lists_envs_and_agents(home: Path) -> None:
     envs = memlab("envs", home=home)
     assert envs.returncode == 0
@@ -61,25 +67,34 @@ def test_textworld_cooking_run_exports_one_line_per_step(home: Path, tmp_path: P
     assert run_id in listed.stdout
 
 
+@pytest.fixture(scope="module")
+def seeded_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir holding one run, shared by the bad-input cases (none of which may touch it)."""
+    home = tmp_path_factory.mktemp("bad-input")
+    out = memlab("run", "--env", "minigrid:MiniGrid-Empty-5x5-v0", "--agent", "random", "--max-steps", "3",
+                 home=home)
+    assert out.returncode == 0, out.stderr
+    return home
+
+
 @pytest.mark.parametrize("args,message", [
     (["run", "--env", "tw-nope", "--agent", "random"], "unknown env 'tw-nope'; valid: "),
-    (["run", "--env", "tw-coin", "--agent", "nobody"], "unknown agent 'nobody'; valid: full-history, random"),
+    (["run", "--env", "tw-coin", "--agent", "nobody"], "unknown agent 'nobody'; valid: "),
     (["run", "--env", "tw-coin", "--agent", "random", "--env-opt", "level=0"], "option 'level'"),
     (["run", "--env", "tw-coin", "--agent", "random", "--env-opt", "colour=red"], "unknown option 'colour'"),
     (["run", "--env", "tw-coin", "--agent", "random", "--env-opt", "level"], "--env-opt takes key=value"),
     (["run", "--env", "tw-coin", "--agent", "full-history", "--agent-opt", "max_history_chars=x"],
      "option 'max_history_chars'"),
     (["run", "--env", "tw-file", "--agent", "random", "--env-opt", "path=/no/such/game.z8"], "does not exist"),
+    (["run", "--env", "tw-file", "--agent", "random", "--env-opt", f"path={__file__}"], "is not a TextWorld"),
     (["run", "--env", "tw-coin", "--agent", "full-history", "--llm", "gpt:4"], "unknown LLM provider 'gpt'"),
     (["show", "no-such-run"], "no run with id 'no-such-run'"),
     (["export", "no-such-run", "-o", "/tmp/x.jsonl"], "no run with id 'no-such-run'"),
 ])
-def test_bad_input_gives_one_line_and_touches_nothing(home: Path, args: list[str], message: str) -> None:
-    before = memlab("run", "--env", "minigrid:MiniGrid-Empty-5x5-v0", "--agent", "random", "--max-steps", "3",
-                    home=home) if run_count(home) == 0 else None
-    assert before is None or before.returncode == 0
-    out = memlab(*args, home=home)
+def test_bad_input_gives_one_line_and_touches_nothing(seeded_home: Path, args: list[str], message: str) -> None:
+    before = store_rows(seeded_home)
+    out = memlab(*args, home=seeded_home)
     assert out.returncode != 0
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in out.stderr
-    assert run_count(home) == 1
+    assert run_count(seeded_home) == 1 and store_rows(seeded_home) == before
