@@ -201,8 +201,19 @@ class TextWorldEnv:
 
 
 def make_textworld_env(env_id: str, options: EnvOptions) -> TextWorldEnv:
-    """Factory of every TextWorld family: resolves (or generates) the game file, then wraps it."""
-    return TextWorldEnv(env_id, game_file(env_id, options))
+    """Factory of every TextWorld family: resolves (or generates) the game file, then wraps it.
+
+    A ``tw-file`` game that is a Cleaning game (the AriGraph paper's ``clean_3x3.z8``) gets the
+    Cleaning reward from the facts diff (envs.tw_paper), as ``tw-clean`` does.
+    """
+    path = game_file(env_id, options)
+    if env_id == "tw-file":
+        from envs.tw_paper import CleaningEnv, cleaning_rules  # tw_paper imports this module
+
+        rules = cleaning_rules(path)
+        if rules is not None:
+            return CleaningEnv(TextWorldEnv(env_id, path), rules)  # type: ignore[return-value]
+    return TextWorldEnv(env_id, path)
 
 
 SPECS: list[EnvSpec] = [

@@ -56,7 +56,8 @@ class Action:
     thoughts: dict[str, Any] = field(default_factory=dict)
     """Plan, subgoal, rationale...: shown per step in the lab."""
     env_commands: list[str] | None = None
-    """The env-level commands to play for this action; None means ``[command]``."""
+    """The env-level commands to play for this action; None means ``[command]``, ``[]`` plays nothing
+    (a macro that failed, e.g. ``go to`` an unknown room: the agent answers itself, one agent step)."""
     metrics: dict[str, float] = field(default_factory=dict)
     """Numbers stored in the step's ``metrics`` (namespaced: ``memory/precision``...) and charted by the lab."""
 

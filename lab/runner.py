@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
 import numpy as np
@@ -148,7 +148,11 @@ class Loop:
     def step(self, trial: int, t: int, obs: Observation) -> tuple[Observation, bool]:
         self.current = (trial, t, obs)
         start = time.perf_counter()
-        action = self.agent.act(obs.public())
+        sees = getattr(self.agent, "sees_ground_truth", False)  # oracle memories (AriGraph extractor=oracle)
+        action = self.agent.act(obs if sees else obs.public())
+        probe, facts = getattr(self.agent, "fidelity_probe", None), obs.privileged.get("facts")
+        if callable(probe) and facts is not None and not action.metrics:
+            action.metrics.update(probe(facts))  # memory fidelity against the facts of the observation acted on
         agent_s = time.perf_counter() - start
         nxt, reward, env_s, played = self.play(obs, action)
         start_obs = time.perf_counter()
@@ -163,8 +167,8 @@ class Loop:
 
     def play(self, obs: Observation, action: Action) -> tuple[Observation, float, float, list[str]]:
         """Play the action's env commands (a macro is several); stop early when the trial ends."""
-        start, reward, played, nxt = time.perf_counter(), 0.0, [], obs
-        for command in action.env_commands or [action.command]:
+        start, reward, played, nxt = time.perf_counter(), 0.0, [], replace(obs, reward=0.0)
+        for command in action.env_commands if action.env_commands is not None else [action.command]:
             nxt = self.env.step(command)
             played.append(command)
             reward += nxt.reward

@@ -1,0 +1,198 @@
+"""The paper's baselines: the same planner and actor as Ariadne, a different memory [AP §4].
+
+* ``arigraph-full-history``: the whole trajectory in the prompt (the paper's Full History).
+* ``summary``: an LLM rewrites a summary every step from the last pairs, the observation and the
+  previous summary [A:pipeline_summary.py].
+* ``rag``: Generative-Agents retrieval: recency 0.99^Δt, LLM-rated importance 1-10, relevance =
+  cosine(observation + plan, stored observation + plan); each min-max normalised, summed, the top 5
+  added to the last 5 steps [A:pipeline_smartrag.py].
+
+As in the reference, the baselines have no map, so no exploration section and no ``go to``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+import torch
+
+from agents.arigraph import prompts
+from agents.arigraph.config import FullHistoryPlanConfig, RagConfig, SummaryConfig
+from agents.arigraph.planact import PlanActAgent
+from agents.arigraph.retrieval import make_encoder
+from envs.base import Observation
+from lab.prompts import render
+from lab.protocols import Action, AgentContext, Task
+from lab.records import MemorySnapshot, MemRecord
+
+
+class RecordMemory:
+    """A memory of records (pairs, summaries, retrieved entries) with the prompt text of the last step."""
+
+    def __init__(self) -> None:
+        self.records: list[MemRecord] = []
+        self.retrieved: list[str] = []
+        self.prompt_text = ""
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self.records, self.retrieved, self.prompt_text = [], [], ""
+
+    def snapshot(self) -> MemorySnapshot:
+        """Records, the retrieved ones highlighted."""
+        return MemorySnapshot(
+            records=list(self.records), prompt_text=self.prompt_text, retrieved=list(self.retrieved)
+        )
+
+
+class BaselineAgent(PlanActAgent):
+    """A planner-actor agent whose memory is a list of records."""
+
+    def __init__(self, config: Any, ctx: AgentContext) -> None:
+        super().__init__(config, ctx)
+        self.store = RecordMemory()
+
+    @property
+    def memory(self) -> RecordMemory:
+        """The records."""
+        return self.store
+
+    def reset(self, task: Task) -> None:
+        """A blank memory per trial."""
+        super().reset(task)
+        self.store.clear()
+
+    def remember(self, text: str, action: Action) -> None:
+        """Keep the pair as a record."""
+        self.store.records.append(
+            MemRecord(
+                id=f"p{self.t}",
+                kind="episodic",
+                added_step=self.t,
+                text=f"Observation: {text}\nAction taken: {action.command}",
+            )
+        )
+
+
+class FullHistoryPlanAgent(BaselineAgent):
+    """Full History: every pair in the history section (oldest dropped past ``max_history_chars``)."""
+
+    id: ClassVar[str] = "arigraph-full-history"
+    history_title: ClassVar[str] = "History of all observations and actions"
+
+    def history_text(self) -> str:
+        """The newest pairs that fit the budget, oldest first."""
+        kept, used = [], 0
+        for pair in reversed(self.history):
+            used += len(pair) + 1
+            if used > self.config.max_history_chars:
+                break
+            kept.append(pair)
+        self.store.prompt_text = "\n".join(reversed(kept))
+        return self.store.prompt_text
+
+    def section_limit(self, title: str) -> int:
+        """The history has its own budget (``max_history_chars``)."""
+        return self.config.max_history_chars if title == self.history_title else super().section_limit(title)
+
+
+class SummaryAgent(BaselineAgent):
+    """Summary: LLM call "summary" before planning; the summary and the last pairs enter the prompt."""
+
+    id: ClassVar[str] = "summary"
+
+    def reset(self, task: Task) -> None:
+        """The reference starts from "Yet nothing"."""
+        super().reset(task)
+        self.summary = "Yet nothing"
+
+    def recall(self, obs: Observation, text: str, thoughts: dict[str, Any]) -> list[tuple[str, str]]:
+        """Rewrite the summary (an empty reply keeps the previous one)."""
+        with self.ctx.clock.phase("memory_write"):
+            prompt = render(
+                prompts.SUMMARY,
+                goal=self.goal,
+                history=self.history_text() or "(none yet)",
+                observation=text,
+                summary=self.summary,
+            )
+            reply = self.llm.chat(
+                [("system", prompts.ASSISTANT), ("user", prompt)], purpose="summary"
+            ).strip()
+        if reply:
+            self.summary = reply
+        else:
+            thoughts["summary_parse_failure"] = "empty reply: previous summary kept"
+        self.store.records = [r for r in self.store.records if r.id != "summary"]
+        self.store.records.append(
+            MemRecord(id="summary", kind="summary", text=self.summary, added_step=self.t)
+        )
+        self.store.prompt_text = self.summary
+        return [("Your summary of the current situation", self.summary)]
+
+
+class RagAgent(BaselineAgent):
+    """RAG with recency, importance and relevance (Generative Agents' retrieval)."""
+
+    id: ClassVar[str] = "rag"
+
+    def __init__(self, config: RagConfig, ctx: AgentContext) -> None:
+        super().__init__(config, ctx)
+        self.config: RagConfig = config
+        self.encoder = make_encoder(config.encoder)
+        self.entries: list[tuple[int, str, float, torch.Tensor]] = []
+
+    def reset(self, task: Task) -> None:
+        """A blank store."""
+        super().reset(task)
+        self.entries, self.current = [], torch.zeros(0)
+
+    def recall(self, obs: Observation, text: str, thoughts: dict[str, Any]) -> list[tuple[str, str]]:
+        """Score every stored step and return the best (the last ``n_prev`` are in the history already)."""
+        with self.ctx.clock.phase("memory_read"):
+            seen = text + (f"\nInventory: {obs.inventory}" if obs.inventory else "")
+            self.current = self.encoder.encode([f"{seen}\nPlan: {json.dumps(self.plan)}"])[0]
+            top = self.top(self.scores())
+        self.store.retrieved = [f"r{self.entries[i][0]}" for i in top]
+        body = "\n---\n".join(self.entries[i][1] for i in top) or "(nothing yet)"
+        self.store.prompt_text = body
+        thoughts["retrieved_steps"] = [self.entries[i][0] for i in top]
+        return [("Relevant observations and actions from the past", body)]
+
+    def scores(self) -> list[float]:
+        """min-max(recency) + min-max(importance) + min-max(relevance) per stored step."""
+        if not self.entries:
+            return []
+        recency = torch.tensor([self.config.recency_decay ** (self.t - step) for step, *_ in self.entries])
+        importance = torch.tensor([imp for _, _, imp, _ in self.entries])
+        relevance = torch.stack([vec for *_, vec in self.entries]) @ self.current  # (E,)
+        return (minmax(recency) + minmax(importance) + minmax(relevance)).tolist()
+
+    def top(self, scores: list[float]) -> list[int]:
+        """The best ``top_k`` steps older than the last ``n_prev`` (those are in the prompt anyway)."""
+        recent = len(self.entries) - self.config.n_prev
+        order = sorted(range(len(scores)), key=lambda i: (-scores[i], -i))
+        return sorted([i for i in order if i < recent][: self.config.top_k])
+
+    def remember(self, text: str, action: Action) -> None:
+        """Rate the step's importance (LLM call, scored as a choice of 1-10) and store it."""
+        super().remember(text, action)
+        importance = 5.0
+        if self.config.importance == "llm":
+            prompt = render(prompts.IMPORTANCE, memory=text, plan=json.dumps(self.plan))
+            choice = self.llm.choose([("user", prompt)], [str(i) for i in range(1, 11)], purpose="importance")
+            importance = float(choice.option)
+        entry = f"Observation: {text}\nAction taken: {action.command}"
+        self.entries.append((self.t, entry, importance, self.current))
+        self.store.records[-1] = MemRecord(
+            id=f"r{self.t}", kind="episodic", text=entry, added_step=self.t, attrs={"importance": importance}
+        )
+
+
+def minmax(values: torch.Tensor) -> torch.Tensor:
+    """(x - min) / (max - min + 1e-9), as the reference."""
+    return (values - values.min()) / (values.max() - values.min() + 1e-9)
+
+
+CONFIGS = {"arigraph-full-history": FullHistoryPlanConfig, "summary": SummaryConfig, "rag": RagConfig}

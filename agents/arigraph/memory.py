@@ -1,0 +1,273 @@
+"""AriGraph memory: a semantic triplet graph, episodic vertices with hyperedges, and spatial edges.
+
+G = (V_s, E_s, V_e, E_e) [AP §2]: semantic vertices are the subjects and objects of the stored
+triplets; each episodic vertex is one observation, and its hyperedge links it to every triplet
+extracted from it. The update rule [AP §2 "Constructing AriGraph"; A:graphs/contriever_graph.py]:
+
+1. candidates = stored triplets one hop (exact match) around the vertices of the new triplets, minus
+   those naming a protected word (navigation, tool use, recipes);
+2. a detector (LLM or rules, passed in) says which candidates are outdated;
+3. outdated triplets are deleted, except edges between two known locations;
+4. a move that changed the location adds two spatial edges;
+5. the new triplets are added (deduplicated, embedded once).
+
+The episodic vertex is written after retrieval (:meth:`AriGraphMemory.write_episode`). Nothing
+here calls an LLM; embeddings come from the encoder given at construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from agents.arigraph import navigation
+from agents.arigraph.retrieval import Encoder, VectorIndex, episodic_rank, episodic_relevance, semantic_search
+from agents.arigraph.triplets import Triplet, compass_in
+from lab.records import MemEdge, MemNode, MemorySnapshot, MemRecord
+
+Detector = Callable[[list[Triplet], list[Triplet]], list[Triplet]]
+"""``detector(candidates, new) -> outdated``: the outdated-triplet judgement (LLM or rules)."""
+
+
+@dataclass
+class Edge:
+    """A stored triplet and its life span."""
+
+    triplet: Triplet
+    id: str
+    added_step: int
+    removed_step: int | None = None
+
+
+@dataclass
+class Episode:
+    """An episodic vertex: one observation and the triplets extracted from it (its hyperedge)."""
+
+    step: int
+    text: str
+    triplets: set[str]
+
+
+@dataclass
+class UpdateReport:
+    """What one update did (shown per step in the lab)."""
+
+    new: list[str] = field(default_factory=list)
+    candidates: list[str] = field(default_factory=list)
+    outdated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    spatial: list[str] = field(default_factory=list)
+
+
+class AriGraphMemory:
+    """The graph store with its update rule, both searches, exploration and navigation."""
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        *,
+        width: int = 6,
+        threshold: float = 0.4,
+        protected: Sequence[str] = ("west", "east", "south", "north", "associated with", "used for", "to be"),
+        embed_episodes: bool = False,
+    ) -> None:
+        self.encoder, self.width, self.threshold = encoder, width, threshold
+        self.protected, self.embed_episodes = tuple(protected), embed_episodes
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget everything (a new trial: the paper's memory lives within one episode)."""
+        self.active: dict[Triplet, Edge] = {}
+        self.edges: list[Edge] = []
+        self.by_text: dict[str, Triplet] = {}
+        self.locations: set[str] = set()
+        self.episodes: list[Episode] = []
+        self.triplet_index = VectorIndex(self.encoder)
+        self.vertex_index = VectorIndex(self.encoder)
+        self.episode_index = VectorIndex(self.encoder)
+        self.retrieved: list[str] = []
+        self.top_episodes: list[int] = []
+        self.prompt_text = ""
+
+    # --- update -------------------------------------------------------------------------
+
+    def triplets(self) -> list[Triplet]:
+        """The stored (active) triplets, oldest first."""
+        return list(self.active)
+
+    def associated(self, vertices: set[str]) -> list[Triplet]:
+        """Stored triplets with a vertex in ``vertices`` (one hop, exact match)."""
+        return [t for t in self.active if t.subject in vertices or t.object in vertices]
+
+    def candidates(self, new: list[Triplet]) -> list[Triplet]:
+        """Step 1: the triplets the new ones may make outdated."""
+        vertices = {v for t in new for v in t.vertices()}
+        return [t for t in self.associated(vertices) if not any(w in t.text for w in self.protected)]
+
+    def update(
+        self,
+        new: list[Triplet],
+        step: int,
+        detector: Detector,
+        move: tuple[str | None, str, str] | None = None,
+    ) -> UpdateReport:
+        """Steps 1-5 of the update rule; ``move`` is ``(previous location, location, action)``."""
+        new = list(dict.fromkeys(t for t in new if t.relation != "free"))
+        report = UpdateReport(new=[t.text for t in new if t not in self.active])
+        candidates = self.candidates(new) if new else []
+        report.candidates = [t.text for t in candidates]
+        outdated = [t for t in (detector(candidates, new) if candidates else []) if t in self.active]
+        report.outdated = [t.text for t in outdated]
+        for t in outdated:
+            if not (t.subject in self.locations and t.object in self.locations):
+                self.remove(t, step)
+                report.deleted.append(t.text)
+        spatial = navigation.spatial_edges(*move) if move else []
+        report.spatial = [t.text for t in spatial if t not in self.active]
+        self.add(new + spatial, step)
+        return report
+
+    def add(self, triplets: list[Triplet], step: int) -> None:
+        """Store triplets not yet present; their strings and new vertices are embedded in one batch each."""
+        fresh = [t for t in dict.fromkeys(triplets) if t not in self.active]
+        for t in fresh:
+            edge = Edge(t, f"t{len(self.edges)}", step)
+            self.active[t], self.by_text[t.text] = edge, t
+            self.edges.append(edge)
+        self.triplet_index.add([t.text for t in fresh])
+        self.vertex_index.add([v for t in fresh for v in t.vertices()])
+
+    def remove(self, triplet: Triplet, step: int) -> None:
+        """Delete a triplet (it stays in the snapshot, marked removed at ``step``)."""
+        edge = self.active.pop(triplet)
+        edge.removed_step = step
+        self.by_text.pop(triplet.text, None)
+        self.triplet_index.remove(triplet.text)
+
+    # --- retrieval ------------------------------------------------------------------------
+
+    def semantic_search(self, entities: dict[str, int]) -> list[str]:
+        """Triplet strings found by the embedding BFS from every entity (depth = its score) [AP Alg. 2]."""
+        return semantic_search(
+            entities,
+            self.triplet_index,
+            self.vertex_index,
+            lambda text: self.by_text[text].vertices(),
+            self.width,
+            self.threshold,
+        )
+
+    def episodic_search(
+        self,
+        retrieved: set[str],
+        k: int,
+        plan: str | None = None,
+        skip: Callable[[Episode], bool] = lambda e: False,
+    ) -> list[Episode]:
+        """The top-k episodic vertices by the paper's formula (plus plan similarity when ``plan`` is set)."""
+        relevance = episodic_relevance([e.triplets for e in self.episodes], retrieved)
+        similarity = None
+        if plan is not None and self.episodes:
+            rows = self.episode_index.vectors([e.text for e in self.episodes])  # (E, D)
+            similarity = (rows @ self.encoder.encode([plan])[0]).tolist()
+        ranked = episodic_rank(relevance, similarity, k, lambda i: skip(self.episodes[i]))
+        return [self.episodes[i] for i in ranked]
+
+    def write_episode(self, step: int, text: str, triplets: list[Triplet]) -> Episode:
+        """Add the episodic vertex of an observation and its hyperedge (after retrieval, as the paper)."""
+        episode = Episode(step, text, {t.text for t in triplets})
+        self.episodes.append(episode)
+        if self.embed_episodes:
+            self.episode_index.add([text])
+        return episode
+
+    def mark(self, retrieved: list[str], episodes: list[Episode], prompt_text: str) -> None:
+        """Remember what this step retrieved and put in the prompt (highlighted in the snapshot)."""
+        self.retrieved, self.top_episodes, self.prompt_text = (
+            retrieved,
+            [e.step for e in episodes],
+            prompt_text,
+        )
+
+    # --- space ----------------------------------------------------------------------------
+
+    def path(self, start: str, target: str) -> list[str] | str:
+        """``go <dir>`` commands of a shortest known path, or the error observation."""
+        return navigation.find_path(
+            navigation.moves(self.active, self.locations), start, target, self.locations
+        )
+
+    def unexplored(self) -> dict[str, list[str]]:
+        """Unexplored exits of every visited location."""
+        triplets = self.triplets()
+        return {loc: navigation.unexplored_exits(loc, triplets) for loc in sorted(self.locations)}
+
+    # --- view -----------------------------------------------------------------------------
+
+    def snapshot(self) -> MemorySnapshot:
+        """Vertices (room, object, inventory), triplets (semantic, spatial), episodic vertices and links."""
+        nodes: dict[str, MemNode] = {}
+        edges: list[MemEdge] = []
+        for edge in self.edges:
+            t = edge.triplet
+            for vertex in t.vertices():
+                self._vertex(nodes, vertex, edge)
+            spatial = t.subject in self.locations and t.object in self.locations and compass_in(t.relation)
+            edges.append(
+                MemEdge(
+                    id=edge.id,
+                    source=f"v:{t.subject}",
+                    target=f"v:{t.object}",
+                    kind="spatial" if spatial else "semantic",
+                    label=t.relation,
+                    attrs={"triplet": t.text},
+                    added_step=edge.added_step,
+                    removed_step=edge.removed_step,
+                )
+            )
+        records, known = [], {key[2:] for key in nodes if key.startswith("v:")}
+        for e in self.episodes:
+            nodes[f"e:{e.step}"] = MemNode(
+                id=f"e:{e.step}",
+                kind="episodic",
+                label=f"observation {e.step}",
+                attrs={"triplets": sorted(e.triplets)},
+                added_step=e.step,
+            )
+            records.append(MemRecord(id=f"e:{e.step}", kind="episodic", text=e.text, added_step=e.step))
+            for vertex in sorted({v for text in e.triplets for v in text.split(", ")[::2]} & known):
+                edges.append(
+                    MemEdge(
+                        id=f"h:{e.step}:{vertex}",
+                        source=f"e:{e.step}",
+                        target=f"v:{vertex}",
+                        kind="episodic",
+                        added_step=e.step,
+                    )
+                )
+        ids = {self.active[self.by_text[t]].id for t in self.retrieved if t in self.by_text}
+        retrieved = sorted(ids) + [f"e:{s}" for s in self.top_episodes]
+        return MemorySnapshot(
+            nodes=list(nodes.values()),
+            edges=edges,
+            records=records,
+            prompt_text=self.prompt_text,
+            retrieved=retrieved,
+        )
+
+    def _vertex(self, nodes: dict[str, MemNode], name: str, edge: Edge) -> None:
+        node = nodes.get(f"v:{name}")
+        kind = "room" if name in self.locations else "inventory" if name == "inventory" else "object"
+        alive = edge.removed_step is None
+        if node is None:
+            nodes[f"v:{name}"] = MemNode(
+                id=f"v:{name}",
+                kind=kind,
+                label=name,
+                added_step=edge.added_step,
+                removed_step=None if alive else edge.removed_step,
+            )
+        elif alive:
+            node.removed_step = None
+        elif node.removed_step is not None:
+            node.removed_step = max(node.removed_step, edge.removed_step or 0)

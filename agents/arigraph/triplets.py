@@ -1,0 +1,182 @@
+"""Triplets and the lenient parsers of every LLM reply the agent reads.
+
+A triplet is ``(subject, relation, object)``, stored lower-cased with quotes and punctuation
+stripped, ``I`` read as ``inventory`` and ``P`` as ``player`` (reference ``utils.clear_triplet``
+@e884b76). Its string form, embedded and shown in prompts, is ``"subject, relation, object"``.
+
+Parsers never raise: whatever cannot be read is returned in ``rejected`` so the agent can record
+it (a malformed reply is skipped, never a crash).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+COMPASS = ("north", "south", "east", "west")
+OPPOSITE = {"north": "south", "south": "north", "east": "west", "west": "east"}
+STRIP = "\"'. `;:*[](){}\n\t"
+ALIASES = {"i": "inventory", "p": "player"}
+NUMBERING = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*")
+ENTITY_SCORE = re.compile(r"""["']([^"']+)["']\s*:\s*["']?(\d+)""")
+
+
+@dataclass(frozen=True, slots=True)
+class Triplet:
+    """One semantic edge of the graph."""
+
+    subject: str
+    relation: str
+    object: str
+
+    @property
+    def text(self) -> str:
+        """The string form: ``"subject, relation, object"``."""
+        return f"{self.subject}, {self.relation}, {self.object}"
+
+    def vertices(self) -> tuple[str, str]:
+        """Subject and object."""
+        return self.subject, self.object
+
+
+def clean_part(part: str) -> str:
+    """One element lower-cased, quotes and punctuation stripped, spaces collapsed."""
+    text = " ".join(str(part).split()).strip(STRIP).strip().lower()
+    return ALIASES.get(text, text)
+
+
+def make(subject: str, relation: str, obj: str) -> Triplet | None:
+    """A cleaned triplet, or None when an element is empty or ``none`` (the extraction rules forbid it)."""
+    parts = [clean_part(p) for p in (subject, relation, obj)]
+    if any(not p or p == "none" for p in parts):
+        return None
+    return Triplet(*parts)
+
+
+def from_text(text: str) -> Triplet | None:
+    """``"s, r, o"`` back into a triplet (exactly three comma parts, else None)."""
+    parts = text.split(",")
+    return make(*parts) if len(parts) == 3 else None
+
+
+@dataclass
+class Parsed:
+    """What a parser read, and the chunks it could not read."""
+
+    triplets: list[Triplet] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+
+
+def parse_triplets(reply: str) -> Parsed:
+    """Triplets from an extraction reply: ``s, r, o`` chunks separated by ``;`` or new lines.
+
+    As the reference parser (``utils.process_triplets``): exactly three comma parts, leading numbering
+    and a ``prefix:`` on the subject are dropped, ``free`` relations are skipped. More lenient: new
+    lines also separate chunks and brackets or quotes around a chunk are ignored.
+
+    >>> [t.text for t in parse_triplets("1. Kitchen, has exit, north; key, is in, Fridge").triplets]
+    ['kitchen, has exit, north', 'key, is in, fridge']
+    >>> parse_triplets("The kitchen has a fridge, a table, and a chair").rejected
+    ['The kitchen has a fridge, a table, and a chair']
+    """
+    out = Parsed()
+    for chunk in re.split(r"[;\n]", reply):
+        chunk = NUMBERING.sub("", chunk.strip()).strip(" []()")
+        if not chunk:
+            continue
+        parts = chunk.split(",")
+        triplet = make(parts[0].split(":")[-1], parts[1], parts[2]) if len(parts) == 3 else None
+        if triplet is None:
+            out.rejected.append(chunk)
+        elif triplet.relation != "free":
+            out.triplets.append(triplet)
+    return out
+
+
+def parse_replacements(reply: str) -> Parsed:
+    """The outdated (left-hand) triplets of ``[[old -> new], ...]`` (reference ``parse_triplets_removing``).
+
+    >>> [t.text for t in parse_replacements("[[key, is in, box -> key, is in, inventory]]").triplets]
+    ['key, is in, box']
+    >>> parse_replacements("[]").triplets
+    []
+    """
+    out = Parsed()
+    for pair in re.split(r"\]\s*,|\n", reply):
+        pair = pair.strip().strip("[], ")
+        if not pair or pair.lower() in ("none", "nothing"):
+            continue
+        sides = pair.split("->")
+        triplet = from_text(sides[0].strip().strip("[]")) if len(sides) == 2 else None
+        if triplet is None:
+            out.rejected.append(pair)
+        else:
+            out.triplets.append(triplet)
+    return out
+
+
+def parse_entities(reply: str, max_depth: int = 2) -> tuple[dict[str, int], list[str]]:
+    """``{"entity": score}`` from the entity reply; scores (the BFS depth) are clamped to 1..max_depth.
+
+    The reference evaluates the reply as a Python literal and crashes on anything else; here a
+    dict literal is tried first, then every ``"name": digit`` pair found in the text.
+
+    >>> parse_entities('{"Golden key": 2, "locker": 1}')[0]
+    {'golden key': 2, 'locker': 1}
+    >>> parse_entities("I think the key matters")
+    ({}, ['I think the key matters'])
+    """
+    found: dict[str, Any] = {}
+    match = re.search(r"\{.*\}", reply, re.S)
+    if match:
+        try:
+            value = ast.literal_eval(match[0])
+            found = value if isinstance(value, dict) else {}
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            found = {}
+    if not found:
+        found = {name: score for name, score in ENTITY_SCORE.findall(reply)}
+    out: dict[str, int] = {}
+    for name, score in found.items():
+        key = clean_part(str(name))
+        if key and key not in COMPASS:
+            out[key] = min(max(int(score) if str(score).strip().isdigit() else 1, 1), max_depth)
+    return out, ([] if out or not reply.strip() else [reply.strip()])
+
+
+def parse_json_object(reply: str) -> dict[str, Any] | None:
+    """The first JSON object in a reply (a fenced block or bare braces), or None.
+
+    >>> parse_json_object('```json\\n{"action_to_take": "go east"}\\n```')
+    {'action_to_take': 'go east'}
+    >>> parse_json_object("go east") is None
+    True
+    """
+    start = reply.find("{")
+    while start != -1:
+        depth = 0
+        for end in range(start, len(reply)):
+            depth += {"{": 1, "}": -1}.get(reply[end], 0)
+            if depth == 0:
+                try:
+                    value = json.loads(reply[start : end + 1])
+                    return value if isinstance(value, dict) else None
+                except json.JSONDecodeError:
+                    break
+        start = reply.find("{", start + 1)
+    return None
+
+
+def compass_in(text: str) -> str | None:
+    """The first compass word in ``text``, if any.
+
+    >>> compass_in("go north-east"), compass_in("take key") is None
+    ('north', True)
+    """
+    for word in re.findall(r"[a-z]+", text.lower()):
+        if word in COMPASS:
+            return word
+    return None
