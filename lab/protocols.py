@@ -58,6 +58,8 @@ class Action:
     env_commands: list[str] | None = None
     """The env-level commands to play for this action; None means ``[command]``, ``[]`` plays nothing
     (a macro that failed, e.g. ``go to`` an unknown room: the agent answers itself, one agent step)."""
+    stop: bool = False
+    """End the trial with this step, playing nothing (CLIN's early stop, ``TASK_COMPLETE``)."""
     metrics: dict[str, float] = field(default_factory=dict)
     """Numbers stored in the step's ``metrics`` (namespaced: ``memory/precision``...) and charted by the lab."""
 

@@ -158,7 +158,7 @@ class Loop:
         start_obs = time.perf_counter()
         self.agent.observe(Transition(obs.public(), action, nxt.public(), reward, nxt.done))
         agent_s += time.perf_counter() - start_obs
-        ended = nxt.done or t == self.config.max_steps - 1 or self.recorder.stop.is_set()
+        ended = nxt.done or action.stop or t == self.config.max_steps - 1 or self.recorder.stop.is_set()
         if ended:
             self.end_trial(trial, t, nxt)
         self.record(trial, t, obs, action, nxt, reward, played, ended,
@@ -168,7 +168,8 @@ class Loop:
     def play(self, obs: Observation, action: Action) -> tuple[Observation, float, float, list[str]]:
         """Play the action's env commands (a macro is several); stop early when the trial ends."""
         start, reward, played, nxt = time.perf_counter(), 0.0, [], replace(obs, reward=0.0)
-        for command in action.env_commands if action.env_commands is not None else [action.command]:
+        commands = action.env_commands if action.env_commands is not None else [action.command]
+        for command in [] if action.stop else commands:
             nxt = self.env.step(command)
             played.append(command)
             reward += nxt.reward

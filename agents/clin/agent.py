@@ -1,0 +1,308 @@
+"""CLIN's decision loop (Majumder et al. 2023, "CLIN: A Continually Learning Language Agent").
+
+Per step, one actor call (up to ``grounding_tries`` when the action cannot be grounded or the reply
+breaks the protocol ``ids $$$ rationale ### action``); ``TASK_COMPLETE`` ends the trial. On scoring
+models (the embedded default) the action is chosen among the admissible commands by ``LLM.choose``,
+with the learnings in the prompt. After each trial the memory is rewritten from the trace, the final
+score in words and the last k trial records (LLM or deterministic generator), and the episode's best
+trial is recorded in the meta-memory; Gen-Env / Gen-Task episodes start from that meta-memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from agents.clin import prompts
+from agents.clin.config import ClinConfig
+from agents.clin.generator import (
+    DeterministicGenerator,
+    TraceStep,
+    generalize,
+    generation_messages,
+    normalized_score,
+)
+from agents.clin.memory import META_TRIAL, ClinMemory, Learning, TrialRecord, parse_learnings, render
+from agents.clin.meta import MetaMemoryStore, episode_key
+from agents.clin.protocol import Encoder, early_stop_reason, ground, parse_reply, stop_action
+from envs.base import Observation
+from lab.errors import ConfigError
+from lab.llm import LLM
+from lab.prompts import render as fill
+from lab.protocols import Action, AgentContext, Task, TrialOutcome, Transition
+from lab.settings import cache_dir
+
+
+class ClinAgent:
+    """CLIN: an LLM actor whose prompt holds causal learnings rewritten after every trial."""
+
+    id: ClassVar[str] = "clin"
+
+    def __init__(
+        self,
+        config: ClinConfig,
+        ctx: AgentContext,
+        encoder: Encoder | None = None,
+        meta_store: MetaMemoryStore | None = None,
+    ) -> None:
+        if ctx.llm is None:
+            raise ConfigError("clin needs an LLM for its actor (--llm embedded, openai:<model>, ...)")
+        self.config, self.ctx = config, ctx
+        self.llm: LLM = ctx.llm
+        self.clin = ClinMemory()
+        self.generator = DeterministicGenerator(config.fruitless_repeats, config.max_learnings)
+        self._encoder = encoder
+        self._meta_store = meta_store
+        self.task: Task | None = None
+        self.trace: list[TraceStep] = []
+        self.index = 0
+        """Run-wide index of the step being acted on (matches the run loop's step index)."""
+        self.acts = 0
+        self.episode: str | None = None
+        self.meta: list[Learning] = []
+        self.notes: dict[str, Any] = {}
+        """Things to show in the next step's thoughts (meta-memory seeding)."""
+
+    @property
+    def memory(self) -> ClinMemory:
+        """The learnings and trial records (they survive ``reset``)."""
+        return self.clin
+
+    @property
+    def encoder(self) -> Encoder:
+        """The sentence encoder for grounding (loaded on the first non-exact action)."""
+        if self._encoder is None:
+            from lab.policy.encoder import get_encoder
+
+            self._encoder = get_encoder()
+        return self._encoder
+
+    @property
+    def meta_store(self) -> MetaMemoryStore:
+        """The meta-memory file in the lab's data dir."""
+        if self._meta_store is None:
+            self._meta_store = MetaMemoryStore(cache_dir("clin") / self.config.meta_memory_file)
+        return self._meta_store
+
+    def reset(self, task: Task) -> None:
+        """A new trial of the episode: the learnings stay, the trace starts empty."""
+        self.task = task
+        self.trace = []
+
+    # ----------------------------------------------------------------- episode start
+    def start_episode(self, observation: Observation) -> None:
+        """Name the episode; in Gen-Env / Gen-Task mode, seed trial 0 with the generalised meta-memory."""
+        assert self.task is not None, "reset() must come before act()"
+        self.episode = episode_key(self.task.env_id, observation.text)
+        if self.config.mode == "adapt" or self.task.trial != 0:
+            return
+        memories = self.meta_store.best_memories(
+            self.task.env_id, self.config.mode == "gen-env", self.episode
+        )
+        with self.ctx.clock.phase("memory_write"):
+            self.meta = self.generalize(memories) if memories else []
+            self.clin.seed(self.meta, self.index)
+        self.notes["meta_memory"] = {"episodes": len(memories), "learnings": len(self.meta)}
+
+    def generalize(self, memories: list[list[Learning]]) -> list[Learning]:
+        """The meta-memory of earlier episodes' best trials: by the LLM, or by frequency (deterministic)."""
+        limit = self.config.max_meta_learnings
+        if self.config.generator == "deterministic":
+            return generalize(memories, limit)
+        episodes = "\n\n".join(f"EPISODE {i}:\n{render(m)}" for i, m in enumerate(memories, 1))
+        user = fill(prompts.META_INSTRUCTION, episodes=episodes)
+        reply = self.llm.chat([("system", prompts.META_SYSTEM), ("user", user)], purpose="meta-memory")
+        learnings = parse_learnings(reply, META_TRIAL)[:limit]
+        if not learnings:
+            self.notes["meta_memory_fallback"] = "no learning parsed from the LLM; generalised by frequency"
+            return generalize(memories, limit)
+        return learnings
+
+    # ----------------------------------------------------------------- prompts
+    def memory_block(self) -> str:
+        """The learnings as the actor sees them (meta-memory wording while they are the seed)."""
+        text = render(self.clin.learnings)
+        seeded = self.clin.learnings and all(s == "seeded" for s in self.clin.status.values())
+        if seeded:
+            where = prompts.WHERE_ENV if self.config.mode == "gen-env" else prompts.WHERE_TASK
+            return fill(prompts.MEMORY_META, where=where, learnings=text)
+        return fill(prompts.MEMORY, learnings=text)
+
+    def messages(self, observation: Observation, error: str | None, scored: bool) -> list[tuple[str, str]]:
+        """Task framing + learnings, the last steps as turns, then the current state and the protocol."""
+        assert self.task is not None, "reset() must come before act()"
+        framing = [fill(prompts.TASK, objective=(observation.objective or self.task.objective).strip())]
+        if self.clin.learnings:
+            framing.append(self.memory_block())
+        framing.append(prompts.HISTORY)
+        out: list[tuple[str, str]] = [("system", prompts.SYSTEM), ("user", "\n\n".join(framing))]
+        recent = self.trace[-self.config.history_steps :] if self.config.history_steps else []
+        for i, step in enumerate(recent):
+            if step.rationale:
+                out.append(("assistant", step.rationale))
+            out.append(("user", fill(prompts.SELECTED, action=step.action)))
+            newest = i == len(recent) - 1
+            out.append(("user", step.observation.strip() + ("" if newest else "\n" + prompts.NEXT)))
+        current = fill(
+            prompts.CURRENT,
+            opening="" if self.trace else observation.text.strip() + "\n\n",
+            location=(observation.description or observation.room or "unknown").strip(),
+            inventory=(observation.inventory or "unknown").strip(),
+            actions="\n".join(f"- {a}" for a in observation.admissible) or "(not listed)",
+        )
+        tail = prompts.SCORE_CUE if scored else prompts.PROTOCOL
+        if error:
+            tail += "\n" + fill(prompts.ERROR, problem=error)
+        out.append(("user", current + "\n" + tail))
+        return out
+
+    # ----------------------------------------------------------------- acting
+    def act(self, observation: Observation) -> Action:
+        """One action (or the end of the trial: early stop, ``TASK_COMPLETE``)."""
+        assert self.task is not None, "reset() must come before act()"
+        self.index, self.acts = self.acts, self.acts + 1
+        self.clin.use([])
+        if self.episode is None:
+            self.start_episode(observation)
+        thoughts, self.notes = dict(self.notes), {}
+        reason = early_stop_reason(
+            [s.action for s in self.trace],
+            len(self.trace),
+            getattr(self.task, "walkthrough_length", None),
+            self.config.identical_action_limit,
+            self.config.walkthrough_factor,
+        )
+        stop = stop_action(reason, thoughts) if reason else None
+        if stop is not None:
+            return stop
+        if reason:
+            thoughts["early_stop_unavailable"] = reason
+        mode = self.config.decision
+        if mode == "score" or (mode == "auto" and self.llm.can_score):
+            return self.act_scored(observation, thoughts)
+        return self.act_generated(observation, thoughts)
+
+    def act_scored(self, observation: Observation, thoughts: dict[str, Any]) -> Action:
+        """Choose among the admissible commands with the learnings in the prompt."""
+        options = observation.admissible or [self.config.fallback_action]
+        choice = self.llm.choose(self.messages(observation, None, scored=True), options, purpose="act")
+        thoughts["mode"] = "score"
+        if choice.raw:
+            thoughts["generated"] = choice.raw
+        return Action(command=choice.option, thoughts=thoughts)
+
+    def act_generated(self, observation: Observation, thoughts: dict[str, Any]) -> Action:
+        """Generate, parse and ground; retry with CLIN's error message up to ``grounding_tries`` calls."""
+        thoughts.update(mode="generate", tries=[])
+        error: str | None = None
+        for attempt in range(1, self.config.grounding_tries + 1):
+            reply = self.llm.chat(self.messages(observation, error, scored=False), purpose="act")
+            parsed = parse_reply(reply)
+            if parsed.complete:
+                return self.task_complete(reply, thoughts)
+            if parsed.action is None:
+                thoughts["tries"].append({"reply": reply, "error": "malformed"})
+                error = prompts.MALFORMED
+                continue
+            grounded = ground(
+                parsed.action,
+                observation.admissible,
+                None if self.is_exact(parsed.action, observation) else self.encoder,
+            )
+            thoughts["tries"].append(
+                {
+                    "reply": reply,
+                    "action": parsed.action,
+                    "grounded": grounded.command,
+                    "similarity": round(grounded.similarity, 4),
+                }
+            )
+            last = attempt == self.config.grounding_tries
+            if grounded.exact or grounded.similarity > self.config.grounding_threshold or last:
+                self.clin.use(parsed.ids)
+                thoughts.update(
+                    used_learnings=parsed.ids, rationale=parsed.rationale, grounded=grounded.command
+                )
+                if last and not grounded.exact and grounded.similarity <= self.config.grounding_threshold:
+                    thoughts["fallback"] = {
+                        "reason": "nearest command after the last try",
+                        "action": grounded.command,
+                    }
+                return Action(command=grounded.command, thoughts=thoughts)
+            error = fill(prompts.UNMATCHED, action=parsed.action)
+        thoughts["fallback"] = {
+            "reason": f"no parseable reply in {self.config.grounding_tries} tries",
+            "action": self.config.fallback_action,
+        }
+        return Action(command=self.config.fallback_action, thoughts=thoughts)
+
+    @staticmethod
+    def is_exact(action: str, observation: Observation) -> bool:
+        """Whether the action is an admissible command as written (no encoder needed)."""
+        return not observation.admissible or action.lower() in {a.lower() for a in observation.admissible}
+
+    def task_complete(self, reply: str, thoughts: dict[str, Any]) -> Action:
+        """``TASK_COMPLETE``: end the trial (CLIN plays ``exit``); a recorded fallback if the loop cannot."""
+        thoughts["task_complete"] = reply
+        stop = stop_action("the agent declared TASK_COMPLETE", thoughts)
+        if stop is not None:
+            return stop
+        thoughts["fallback"] = {
+            "reason": "TASK_COMPLETE, but the run loop cannot end a trial early",
+            "action": self.config.fallback_action,
+        }
+        return Action(command=self.config.fallback_action, thoughts=thoughts)
+
+    # ----------------------------------------------------------------- learning
+    def observe(self, transition: Transition) -> None:
+        """Add the step to the trial's trace (a step that ended the trial early played nothing)."""
+        if getattr(transition.action, "stop", False):
+            return
+        action = transition.action
+        self.trace.append(
+            TraceStep(
+                action.command,
+                transition.next_observation.text,
+                transition.reward,
+                str(action.thoughts.get("rationale", "")),
+            )
+        )
+
+    def end_trial(self, outcome: TrialOutcome) -> None:
+        """Rewrite the memory from this trial; record the episode's best trial in the meta-memory."""
+        assert self.task is not None, "reset() must come before end_trial()"
+        score = normalized_score(outcome.score, outcome.max_score, outcome.lost)
+        with self.ctx.clock.phase("memory_write"):
+            if self.config.generator == "deterministic":
+                note = ""
+                learnings = self.generator.generate(
+                    self.trace, self.clin.learnings, outcome.trial, outcome.lost
+                )
+            else:
+                learnings, note = self.llm_learnings(score, outcome.trial)
+            self.clin.replace(learnings, self.index)
+            record = TrialRecord(
+                outcome.trial, score, outcome.steps, outcome.won, list(learnings), self.config.generator, note
+            )
+            self.clin.trials.append(record)
+            if self.config.record_meta_memory and self.episode:
+                self.meta_store.record(self.episode, self.task.env_id, self.task.objective, record)
+
+    def llm_learnings(self, score: float, trial: int) -> tuple[list[Learning], str]:
+        """CLIN's generator call; when nothing parses, the previous memory is kept (and the fact noted)."""
+        assert self.task is not None
+        meta = self.meta if self.config.mode == "gen-env" else []
+        messages = generation_messages(
+            self.task.objective,
+            self.trace,
+            score,
+            self.clin.last_k(self.config.last_k_memories),
+            meta,
+            self.config.generator_budget_tokens,
+        )
+        reply = self.llm.chat(messages, purpose="memory")
+        learnings = parse_learnings(reply, trial)
+        if not learnings:
+            return list(
+                self.clin.learnings
+            ), "no learning could be parsed from the generator's reply; kept the previous memory"
+        return learnings, ""

@@ -1,0 +1,58 @@
+"""What the lab shows of CLIN's memory between trials: learnings added, strengthened, weakened, dropped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lab.records import MemorySnapshot, MemRecord
+
+ORDER = {"added": 0, "strengthened": 1, "weakened": 2, "dropped": 3, "kept": 4}
+
+
+def _live(snapshot: MemorySnapshot | None) -> dict[str, MemRecord]:
+    """The learnings of a snapshot that are not removed, by id."""
+    if snapshot is None:
+        return {}
+    return {r.id: r for r in snapshot.records if r.kind == "learning" and r.removed_step is None}
+
+
+def _row(change: str, record: MemRecord, before: MemRecord | None) -> dict[str, Any]:
+    return {
+        "change": change,
+        "learning": record.text,
+        "before": before.text if before is not None and before.text != record.text else "",
+        "certainty": record.attrs.get("certainty"),
+        "relation": record.attrs.get("relation"),
+        "trial": record.attrs.get("trial"),
+        "id": record.id,
+    }
+
+
+def learning_changes(prev: MemorySnapshot | None, cur: MemorySnapshot) -> list[dict[str, Any]]:
+    """Rows for the UI: how the learnings of ``cur`` differ from those of ``prev`` (None: empty memory).
+
+    Both are trial-end snapshots (keyframes). A learning is ``added`` when it is new, ``strengthened``
+    when its certainty went from may to should, ``weakened`` the other way, ``dropped`` when it left
+    the memory, ``kept`` otherwise. Rows are ordered by change, then as the learnings are numbered.
+    """
+    before, after = _live(prev), _live(cur)
+    rows = []
+    for rid, record in after.items():
+        old = before.get(rid)
+        if old is None:
+            change = "added"
+        else:
+            old_c, new_c = old.attrs.get("certainty"), record.attrs.get("certainty")
+            change = (
+                "strengthened"
+                if (old_c, new_c) == ("may", "should")
+                else "weakened"
+                if (old_c, new_c) == ("should", "may")
+                else "kept"
+            )
+        rows.append(_row(change, record, old))
+    removed = {r.id: r for r in cur.records if r.kind == "learning"}
+    for rid, old in before.items():
+        if rid not in after:
+            rows.append(_row("dropped", removed.get(rid, old), old))
+    return sorted(rows, key=lambda r: ORDER[r["change"]])

@@ -1,0 +1,102 @@
+"""CLIN end to end: trials of a real TextWorld cooking game through the run loop, learning between."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from agents.clin.protocol import STOP_COMMAND, stop_supported
+from agents.clin.views import learning_changes
+from lab.records import RunConfig
+from lab.runner import execute
+from lab.store import RunStore
+
+pytestmark = pytest.mark.filterwarnings("ignore::jericho.UnsupportedGameWarning")
+
+# The default tw-cooking game: one kitchen, the recipe needs the cilantro in the fridge (3 points).
+REPLIES = [
+    "I used learning id(s): none $$$ The cookbook has the recipe. ### examine cookbook",
+    "I used learning id(s): none $$$ The recipe needs cilantro. ### take the cilantro from the fridge",
+    "I'm not sure what to do.",
+    "I used learning id(s): 1 $$$ I have the ingredient. ### prepare meal",
+    "I used learning id(s): 3 $$$ The meal is ready. ### eat meal",
+]
+
+
+@pytest.fixture
+def store(games_home: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("MEMLAB_HOME", str(games_home))  # the session's data dir: the game is generated once
+    s = RunStore()
+    yield s
+    s.close()
+
+
+def test_clin_learns_across_trials_of_a_real_game(store: RunStore) -> None:
+    config = RunConfig(
+        env_id="tw-cooking",
+        agent_id="clin",
+        llm="fake:x",
+        trials=2,
+        max_steps=8,
+        agent_config={"generator": "deterministic", "record_meta_memory": False},
+    )
+    info = execute(config, store, chat_model=FakeListChatModel(responses=REPLIES))
+    assert info.status == "finished", info.message
+    assert [(t.trial, t.steps, t.score, t.won) for t in info.summary.trials] == [
+        (i, 4, 3.0, True) for i in range(2)
+    ]
+
+    steps = store.steps(info.run_id, with_snapshots=True)
+    assert [s.action for s in steps if s.trial == 0] == [
+        "examine cookbook",
+        "take cilantro from fridge",
+        "prepare meal",
+        "eat meal",
+    ]
+    grounded = steps[1].thoughts
+    assert grounded["tries"][0]["action"] == "take the cilantro from the fridge"
+    assert grounded["tries"][0]["similarity"] > 0.9 and "fallback" not in grounded
+    assert [t.get("error") for t in steps[2].thoughts["tries"]] == ["malformed", None]
+
+    ends = [s for s in steps if s.trial_end]
+    assert [s.trial for s in ends] == [0, 1] and all(s.memory_snapshot for s in ends)
+    first, second = ends[0].memory_snapshot, ends[1].memory_snapshot
+    added = learning_changes(None, first)
+    assert {r["change"] for r in added} == {"added"}
+    assert "take cilantro from fridge may be necessary to complete the task" in [r["learning"] for r in added]
+    changes = learning_changes(first, second)
+    assert {r["change"] for r in changes} == {"strengthened"}
+    assert "take cilantro from fridge should be necessary to prepare meal" in [r["learning"] for r in changes]
+
+    trial1_prompt = steps[4].llm_calls[0].messages[1].content
+    assert "1. take cilantro from fridge may be necessary to complete the task" in trial1_prompt
+    assert "cilantro" not in steps[0].llm_calls[0].messages[1].content  # trial 0 starts with no learnings
+    trial_rows = [r.text for r in ends[1].memory_snapshot.records if r.kind == "trial"]
+    assert trial_rows == [f"Trial {i}: score 100 (solved the task), 5 learnings" for i in range(2)]
+
+
+@pytest.mark.skipif(not stop_supported(), reason="the run loop has no Action.stop yet")
+def test_clin_ends_trials_early(store: RunStore) -> None:
+    """5 identical actions end a trial; so does 1.5 x the walkthrough length (5 commands: 8 steps)."""
+    config = RunConfig(
+        env_id="tw-cooking",
+        agent_id="clin",
+        llm="fake:x",
+        trials=2,
+        max_steps=20,
+        agent_config={"generator": "deterministic", "record_meta_memory": False},
+    )
+    same = execute(config, store, chat_model=FakeListChatModel(responses=["none $$$ r ### look"]))
+    steps = store.steps(same.run_id)
+    assert [t.steps for t in same.summary.trials] == [6, 6]
+    assert steps[5].action == STOP_COMMAND and steps[5].trial_end
+    assert steps[5].thoughts["end_trial"] == "5 identical actions in a row"
+    alternating = execute(
+        config,
+        store,
+        chat_model=FakeListChatModel(responses=["none $$$ r ### look", "none $$$ r ### inventory"]),
+    )
+    assert [t.steps for t in alternating.summary.trials] == [9, 9]
+    assert "walkthrough length (5)" in store.steps(alternating.run_id)[8].thoughts["end_trial"]

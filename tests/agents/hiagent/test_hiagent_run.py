@@ -1,0 +1,71 @@
+"""HiAgent end to end on a real TextWorld cooking game: pseudo-commands never reach the game."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from lab.records import RunConfig
+from lab.runner import execute
+from lab.store import RunStore
+
+pytestmark = pytest.mark.filterwarnings("ignore::jericho.UnsupportedGameWarning")
+
+REPLIES = [
+    "Subgoal: Read the recipe.\nAction: examine cookbook",
+    "Subgoal: Get the cilantro.\nAction: check valid actions",
+    "The recipe needs the cilantro; subgoal met.",  # summary of subgoal 1
+    "Action: take cilantro from fridge",
+    "Subgoal: Cook and eat the meal.\nAction: retrieve(1)",
+    "The cilantro is in the inventory; subgoal met.",  # summary of subgoal 2
+    "Action: prepare meal",
+    "Action: eat meal",
+]
+
+
+@pytest.fixture
+def store(games_home: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("MEMLAB_HOME", str(games_home))  # the session's data dir: the game is generated once
+    s = RunStore()
+    yield s
+    s.close()
+
+
+def test_hiagent_plays_a_real_game_with_subgoal_chunks(store: RunStore) -> None:
+    info = execute(
+        RunConfig(env_id="tw-cooking", agent_id="hiagent", llm="fake:x", max_steps=8),
+        store,
+        chat_model=FakeListChatModel(responses=REPLIES),
+    )
+    assert info.status == "finished", info.message
+    assert info.summary.won and info.summary.env_steps == 4
+    steps = store.steps(info.run_id, with_snapshots=True)
+    assert [s.action for s in steps] == [
+        "examine cookbook",
+        "take cilantro from fridge",
+        "prepare meal",
+        "eat meal",
+    ]
+    assert [[c.purpose for c in s.llm_calls] for s in steps] == [
+        ["act"],
+        ["act", "summarize", "act"],
+        ["act", "summarize", "act"],
+        ["act"],
+    ]
+    assert (
+        "Trajectory of subgoal 1 (Read the recipe.)" in steps[2].thoughts["pseudo_commands"][0]["observation"]
+    )
+
+    snapshot = steps[-1].memory_snapshot
+    chunks = {r.attrs["number"]: r for r in snapshot.records}
+    assert [chunks[n].attrs["status"] for n in (1, 2, 3)] == ["closed", "closed", "open"]
+    assert chunks[1].attrs["summary"] == "The recipe needs the cilantro; subgoal met."
+    last_prompt = steps[-1].llm_calls[-1].messages[-1].content
+    assert snapshot.prompt_text in last_prompt
+    assert (
+        "1 Subgoal: Read the recipe.\nObservation: The recipe needs the cilantro; subgoal met.\n"
+        "2 Subgoal: Get the cilantro.\nObservation: The cilantro is in the inventory; subgoal met.\n"
+        "3 Subgoal: Cook and eat the meal.\nAction: retrieve(1)"
+    ) in snapshot.prompt_text
