@@ -21,6 +21,7 @@ BENCHES = {
     "schemas": "agents.graph_schemas.bench",
     "sat": "agents.sat.bench",
     "perf": "lab.perf",
+    "ui": "lab.bench_ui",
 }
 TRAINERS = {"sat": "agents.sat.train", "schemas": "agents.graph_schemas.train"}
 DOCS = Path(__file__).resolve().parent.parent / "docs"

@@ -201,7 +201,7 @@ def show_cmd(run_id: str, step: Annotated[int | None, typer.Option("--step")] = 
 @guarded
 def export_cmd(
     run_id: str,
-    fmt: Annotated[str, typer.Option("--format", help="jsonl")] = "jsonl",
+    fmt: Annotated[str, typer.Option("--format", help="jsonl, minari, atif or html")] = "jsonl",
     output: Annotated[Path, typer.Option("-o", "--output", help="file to write")] = Path("run.jsonl"),
 ) -> None:
     """Export a stored run."""
@@ -210,6 +210,19 @@ def export_cmd(
 
     lines = export_run(RunStore(), run_id, fmt, output)
     typer.echo(f"wrote {lines} lines to {output}", err=True)
+
+
+@app.command("import")
+@guarded
+def import_cmd(file: Annotated[Path, typer.Argument(help="a JSONL trace written by memlab export")]) -> None:
+    """Import a JSONL trace into the store (all of it or nothing; the original run id is kept)."""
+    from lab.export import import_file
+    from lab.store import RunStore
+
+    store = RunStore()
+    run_id = import_file(store, file)
+    typer.echo(f"imported {file} as run {run_id} ({store.get_run(run_id).n_steps} steps)", err=True)
+    typer.echo(run_id)
 
 
 @app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

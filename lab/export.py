@@ -35,7 +35,7 @@ __all__ = ["FORMATS", "SUFFIX", "export_run", "export_bytes", "import_jsonl", "i
 
 def default_path(run_id: str, fmt: str) -> Path:
     """``<run id><suffix>`` in the working directory (``<run id>-minari`` for Minari datasets)."""
-    return Path(f"{run_id}-minari" if fmt == "minari" else f"{run_id}{SUFFIX[fmt]}")
+    return Path(f"{run_id}-minari" if fmt == "minari" else f"{run_id}{SUFFIX.get(fmt, '')}")
 
 
 def _write_text(path: Path, chunks: Iterable[str]) -> int:
@@ -75,7 +75,10 @@ WRITERS: dict[str, Callable[[RunStore, str, Path], int]] = {
 
 
 def export_run(store: RunStore, run_id: str, fmt: str, path: Path) -> int:
-    """Write one run in ``fmt`` to ``path``; returns the lines (jsonl), steps (atif, html) or episodes (minari)."""
+    """Write one run in ``fmt`` to ``path``.
+
+    Returns the number of lines (jsonl), steps (atif, html) or episodes (minari) written.
+    """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; valid: {', '.join(FORMATS)}")
     store.get_run(run_id)

@@ -53,7 +53,8 @@ def pick_run(store: RunStore, key: str) -> RunInfo | None:
     if wanted and store.has_run(wanted):
         return store.get_run(wanted)
     if wanted:
-        st.error(f"No run with id {wanted!r} in the store ({store.path}). Pick one below, or see the Runs page.")
+        st.error(f"No run with id {wanted!r} in the store ({store.path}). Pick one below, or see the "
+                 "Runs page.")
     runs = store.list_runs(limit=300)
     if not runs:
         st.info("No runs yet: start one on the Run page.")
@@ -97,6 +98,8 @@ def _base_type(annotation: Any) -> tuple[Any, bool]:
 def model_form(model: type[BaseModel], key: str) -> dict[str, Any]:
     """Widgets for each field of a typed config; returns the raw values (validated by the caller)."""
     values: dict[str, Any] = {}
+    if not model.model_fields:
+        st.caption("no options")
     for name, field in model.model_fields.items():
         base, optional = _base_type(field.annotation)
         default = field.default if field.default is not None else None
@@ -104,15 +107,16 @@ def model_form(model: type[BaseModel], key: str) -> dict[str, Any]:
         help_text = help_text if isinstance(help_text, str) else None
         if typing.get_origin(base) is Literal:
             choices = list(typing.get_args(base))
-            values[name] = st.selectbox(label, choices, index=choices.index(default) if default in choices else 0,
-                                        key=wkey, help=help_text)
+            index = choices.index(default) if default in choices else 0
+            values[name] = st.selectbox(label, choices, index=index, key=wkey, help=help_text)
         elif base is bool:
             values[name] = st.checkbox(label, value=bool(default), key=wkey, help=help_text)
         elif base in (int, float) and not optional:
             values[name] = st.number_input(label, value=default if default is not None else 0, key=wkey,
                                            help=help_text, step=1 if base is int else None)
         else:
-            raw = st.text_input(label, value="" if default is None else str(default), key=wkey, help=help_text)
+            raw = st.text_input(label, value="" if default is None else str(default), key=wkey,
+                                help=help_text)
             if raw.strip() or not optional:
                 values[name] = raw.strip()
     return values
@@ -127,8 +131,8 @@ def runs_frame(infos: list[RunInfo]) -> pd.DataFrame:
                      "env": info.config.env_id, "seed": info.config.seed, "steps": info.n_steps,
                      "score": s.score if s else None, "max": s.max_score if s else None,
                      "won": s.won if s else None, "created": info.created_at, "label": info.config.label})
-    return pd.DataFrame(rows, columns=["run", "status", "agent", "env", "seed", "steps", "score", "max", "won",
-                                       "created", "label"])
+    columns = ["run", "status", "agent", "env", "seed", "steps", "score", "max", "won", "created", "label"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def summary_rows(infos: list[RunInfo]) -> list[dict[str, Any]]:
@@ -137,9 +141,10 @@ def summary_rows(infos: list[RunInfo]) -> list[dict[str, Any]]:
     for info in infos:
         s = info.summary
         rows.append({"run": info.run_id, "agent": info.config.agent_id, "env": info.config.env_id,
-                     "seed": info.config.seed, "group": info.config.label or "(no label)", "status": info.status,
-                     "score": s.score if s else None, "normalized": s.normalized_score if s else None,
-                     "steps": info.n_steps, "won": s.won if s else None, "llm calls": s.llm_calls if s else None,
+                     "seed": info.config.seed, "group": info.config.label or "(no label)",
+                     "status": info.status, "score": s.score if s else None,
+                     "normalized": s.normalized_score if s else None, "steps": info.n_steps,
+                     "won": s.won if s else None, "llm calls": s.llm_calls if s else None,
                      "tokens in": s.tokens_in if s else None, "tokens out": s.tokens_out if s else None,
                      "wall s": round(s.wall_s, 2) if s else None})
     return rows

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lab.ui import page_setup, runs_frame
+from lab.ui import link, page_setup, runs_frame
 
 store = page_setup("Memory Agent Lab")
 st.markdown(
@@ -12,14 +12,22 @@ st.markdown(
 )
 st.subheader("Quick start")
 st.markdown(
-    "1. Open **Run**, pick an env and an agent, press *Start*.\n"
-    "2. Watch the steps arrive live; stop the run whenever you like.\n"
-    "3. From a terminal: `memlab run --env tw-cooking --agent random --seed 1 --max-steps 30`, "
-    "then `memlab export RUN_ID --format jsonl -o run.jsonl`."
+    "1. **Run**: pick an env, one or more agents and seeds, press *Start*; watch the steps and the memory "
+    "arrive live, stop a run whenever you like.\n"
+    "2. **Explore** a run step by step (← → on the keyboard): the env, the agent's thoughts, the exact LLM "
+    "context, the timings and the memory graph and records at that step.\n"
+    "3. **Compare** 2 to 4 runs on the same task under one step slider, and batches aggregated over seeds.\n"
+    "4. **Runs and export**: search, delete, export (JSONL, Minari, ATIF, an offline HTML report) and "
+    "import.\n"
+    "5. From a terminal: `memlab run --env tw-cooking --agent random --seed 1 --max-steps 30`, "
+    "then `memlab export RUN_ID --format html`."
 )
 st.subheader("Recent runs")
 runs = store.list_runs(limit=20)
 if runs:
-    st.dataframe(runs_frame(runs), hide_index=True, width="stretch")
+    frame = runs_frame(runs)
+    frame.insert(1, "open", [link("explore", run=r) for r in frame["run"]])
+    st.dataframe(frame, hide_index=True, width="stretch",
+                 column_config={"open": st.column_config.LinkColumn("open", display_text="explore")})
 else:
     st.info("No runs yet: start one on the Run page.")

@@ -24,7 +24,8 @@ SCHEMA = "ATIF-v1.4"
 def _reasoning(step: Step) -> str | None:
     if not step.thoughts:
         return None
-    return "\n".join(f"{k}: {v if isinstance(v, str) else json.dumps(v, default=str)}" for k, v in step.thoughts.items())
+    text = {k: v if isinstance(v, str) else json.dumps(v, default=str) for k, v in step.thoughts.items()}
+    return "\n".join(f"{k}: {v}" for k, v in text.items())
 
 
 def _memory_extra(step: Step) -> dict[str, Any]:
@@ -40,11 +41,14 @@ def agent_step(step: Step, step_id: int) -> dict[str, Any]:
     call_id = f"step-{step.index}"
     last_response = next((c.response for c in reversed(step.llm_calls) if c.response), None)
     out: dict[str, Any] = {
-        "step_id": step_id, "source": "agent", "message": last_response if last_response is not None else step.action,
+        "step_id": step_id, "source": "agent",
+        "message": last_response if last_response is not None else step.action,
         "tool_calls": [{"tool_call_id": call_id, "function_name": "env.step",
-                        "arguments": {"command": step.action, "env_commands": step.env_actions or [step.action]}}],
+                        "arguments": {"command": step.action,
+                                      "env_commands": step.env_actions or [step.action]}}],
         "observation": {"results": [{"source_call_id": call_id, "content": step.feedback}]},
-        "extra": {"index": step.index, "trial": step.trial, "t": step.t, "reward": step.reward, "score": step.score,
+        "extra": {"index": step.index, "trial": step.trial, "t": step.t, "reward": step.reward,
+                  "score": step.score,
                   "max_score": step.max_score, "done": step.done, "won": step.won, "lost": step.lost,
                   "timings": step.timings.model_dump(), "memory": _memory_extra(step),
                   "llm_calls": [c.model_dump(mode="json") for c in step.llm_calls]},
@@ -81,29 +85,38 @@ def atif_steps(store: RunStore, run_id: str, n_steps: int, batch: int = 500) -> 
             yield agent_step(step, step_id)
 
 
+def _total(steps: list[dict[str, Any]], metric: str) -> int:
+    return sum(step.get("metrics", {}).get(metric, 0) for step in steps)
+
+
+def _outcome(info: RunInfo) -> dict[str, Any]:
+    s = info.summary
+    fields = ("score", "max_score", "normalized_score", "won", "wall_s")
+    return {name: getattr(s, name) if s else None for name in fields}
+
+
 def atif_document(store: RunStore, run_id: str) -> dict[str, Any]:
     """The whole run as one ATIF v1.4 trajectory (a JSON-ready dict)."""
     info: RunInfo = store.get_run(run_id)
     steps = list(atif_steps(store, run_id, info.n_steps))
     agent_steps = [s for s in steps if s["source"] == "agent"]
-    s = info.summary
-    agent: dict[str, Any] = {"name": info.config.agent_id, "version": info.versions.get("memory-agent-lab", "unknown"),
+    agent: dict[str, Any] = {"name": info.config.agent_id,
+                             "version": info.versions.get("memory-agent-lab", "unknown"),
                              "extra": {"config": info.config.agent_config}}
     if info.config.llm not in ("", "none"):
         agent["model_name"] = info.config.llm
     return {
         "schema_version": SCHEMA, "session_id": info.run_id, "agent": agent, "steps": steps,
-        "notes": "Exported by memlab: one agent step per env action; reward, score, timings, LLM calls and memory "
-                 "changes are in each step's extra.",
+        "notes": "Exported by memlab: one agent step per env action; reward, score, timings, LLM calls and "
+                 "memory changes are in each step's extra.",
         "final_metrics": {
-            "total_prompt_tokens": sum(x.get("metrics", {}).get("prompt_tokens", 0) for x in agent_steps),
-            "total_completion_tokens": sum(x.get("metrics", {}).get("completion_tokens", 0) for x in agent_steps),
+            "total_prompt_tokens": _total(agent_steps, "prompt_tokens"),
+            "total_completion_tokens": _total(agent_steps, "completion_tokens"),
             "total_steps": len(steps),
-            "extra": {"status": info.status, "score": s.score if s else None, "max_score": s.max_score if s else None,
-                      "normalized_score": s.normalized_score if s else None, "won": s.won if s else None,
-                      "wall_s": s.wall_s if s else None},
+            "extra": {"status": info.status, **_outcome(info)},
         },
-        "extra": {"env": {"id": info.config.env_id, "options": info.config.env_options, "seed": info.config.seed},
+        "extra": {"env": {"id": info.config.env_id, "options": info.config.env_options,
+                          "seed": info.config.seed},
                   "run_config": info.config.model_dump(mode="json"), "versions": info.versions,
                   "created_at": info.created_at},
     }

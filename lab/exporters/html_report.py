@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from lab import memory as memlib
-from lab.records import MemoryDiff, MemorySnapshot, RunInfo, Step
+from lab.errors import LabError
+from lab.records import MemoryDiff, RunInfo, Step
 from lab.store import RunStore
 from lab.views.layout import force_layout
 
@@ -31,7 +32,9 @@ MAX_MESSAGE_CHARS = 8000
 
 
 def _cut(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit} more characters in the JSONL export)"
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n… ({len(text) - limit} more characters in the JSONL export)"
 
 
 def _item(item: Any) -> dict[str, Any]:
@@ -74,7 +77,8 @@ def step_record(step: Step, change: MemoryDiff | None) -> dict[str, Any]:
               "tokens_out": c.tokens_out, "latency_s": round(c.latency_s, 4), "error": c.error,
               "messages": [{"role": m.role, "content": _cut(m.content)} for m in c.messages],
               "response": _cut(c.response), "options": c.options, "scores": c.scores} for c in step.llm_calls]
-    return {"i": step.index, "trial": step.trial, "t": step.t, "action": step.action, "env_actions": step.env_actions,
+    return {"i": step.index, "trial": step.trial, "t": step.t, "action": step.action,
+            "env_actions": step.env_actions,
             "obs": step.observation.text, "objective": step.observation.objective, "feedback": step.feedback,
             "reward": step.reward, "score": step.score, "max_score": step.max_score, "won": step.won,
             "lost": step.lost, "done": step.done, "thoughts": step.thoughts, "calls": calls,
@@ -93,7 +97,7 @@ def collect(store: RunStore, info: RunInfo, batch: int = 250) -> tuple[list[dict
                 change = memlib.diff(previous, step.memory_snapshot)
             if change is not None:
                 history.apply(step.index, change)
-                previous = memlib.apply(previous, change) if step.memory_snapshot is None else step.memory_snapshot
+                previous = step.memory_snapshot or memlib.apply(previous, change)
             steps.append(step_record(step, change))
     return steps, history
 
@@ -104,7 +108,7 @@ def frames(info: RunInfo, steps: list[dict[str, Any]]) -> list[str] | None:
 
     try:
         grid = get_spec(info.config.env_id).kind == "grid"
-    except Exception:  # an env this lab does not know: no frames, the rest of the report stands
+    except LabError:  # an env this lab does not know: no frames, the rest of the report stands
         grid = False
     if not grid or len(steps) > FRAMES_UP_TO:
         return None
@@ -118,7 +122,8 @@ def frames(info: RunInfo, steps: list[dict[str, Any]]) -> list[str] | None:
         done = 0
         for s in part:
             done += len(s["env_actions"] or [s["action"]])
-            out.append("data:image/png;base64," + base64.b64encode(frame_png(rendered[done][::2, ::2])).decode())
+            png = frame_png(rendered[done][::2, ::2])  # half size: 16-pixel tiles
+            out.append("data:image/png;base64," + base64.b64encode(png).decode())
     return out
 
 
@@ -144,4 +149,5 @@ def render_report(store: RunStore, run_id: str) -> str:
     c = data["run"]["config"]
     title = f"memlab run {run_id}: {c['agent_id']} on {c['env_id']} (seed {c['seed']})"
     parts = {"TITLE": html.escape(title), "PLOTLY": get_plotlyjs(), "DATA": safe_json(data)}
-    return re.sub(r"\{\{(TITLE|PLOTLY|DATA)\}\}", lambda m: parts[m.group(1)], TEMPLATE.read_text(encoding="utf-8"))
+    template = TEMPLATE.read_text(encoding="utf-8")
+    return re.sub(r"\{\{(TITLE|PLOTLY|DATA)\}\}", lambda m: parts[m.group(1)], template)

@@ -52,15 +52,15 @@ def _record(text: str, line: int) -> dict[str, Any]:
         raise ConfigError(f"line {line}: expected a JSON object, got {type(data).__name__}")
     version = data.get("schema_version", SCHEMA_VERSION)
     if not isinstance(version, int) or version > SCHEMA_VERSION:
-        raise ConfigError(f"line {line}: schema version {version!r} is newer than this lab's {SCHEMA_VERSION}; "
-                          "upgrade the lab to import it")
+        raise ConfigError(f"line {line}: schema version {version!r} is newer than this lab's "
+                          f"{SCHEMA_VERSION}; upgrade the lab to import it")
     return data
 
 
 def _header(text: str) -> RunInfo:
     data = _record(text, 1)
     if data.get("type") != "header" or "run" not in data:
-        raise ConfigError("line 1: not a memlab trace header (expected {\"type\": \"header\", \"run\": {...}}); "
+        raise ConfigError('line 1: not a memlab trace header (expected {"type": "header", "run": {...}}); '
                           "is this a JSONL export of memlab?")
     return _validate(RunInfo, data["run"], 1, "run header")
 
@@ -71,8 +71,8 @@ def _step(text: str, line: int, expected: int) -> Step:
         raise ConfigError(f"line {line}: expected a step record (\"type\": \"step\")")
     step = _validate(Step, data, line, "step")
     if step.index != expected:
-        raise ConfigError(f"line {line}: step index {step.index}, expected {expected} (steps must be in order, "
-                          "without gaps)")
+        raise ConfigError(f"line {line}: step index {step.index}, expected {expected} "
+                          "(steps must be in order, without gaps)")
     return step
 
 
@@ -90,10 +90,11 @@ def parse_jsonl(lines: Iterable[str]) -> tuple[RunInfo, list[Step]]:
         else:
             steps.append(_step(text, number, len(steps)))
     if info is None:
-        raise ConfigError("the file is empty: expected a memlab trace (a header line, then one line per step)")
+        raise ConfigError("the file is empty: expected a memlab trace (a header line, then one line per "
+                          "step)")
     if info.n_steps != len(steps):
-        raise ConfigError(f"the header says {info.n_steps} steps but the file has {len(steps)}: it is truncated "
-                          "or was edited")
+        raise ConfigError(f"the header says {info.n_steps} steps but the file has {len(steps)}: it is "
+                          "truncated or was edited")
     return info, steps
 
 
@@ -101,10 +102,12 @@ def import_jsonl(store: RunStore, lines: Iterable[str]) -> str:
     """Import a JSONL trace as a new run with its original id; all of it or nothing. Returns the run id."""
     info, steps = parse_jsonl(lines)
     if store.has_run(info.run_id):
-        raise ConfigError(f"run {info.run_id} is already in the store; delete it first to import this file again")
+        raise ConfigError(f"run {info.run_id} is already in the store; delete it first to import this file "
+                          "again")
     summary = info.summary
     if summary is None:  # exported while running or after an interruption: no summary was written
         status = "interrupted" if info.status == "running" else info.status
-        summary = RunSummary(status=status, steps=len(steps), message=info.message or "imported without a summary")
+        summary = RunSummary(status=status, steps=len(steps),
+                             message=info.message or "imported without a summary")
     store.add_run(info.config, info.versions, steps, summary, run_id=info.run_id, created_at=info.created_at)
     return info.run_id

@@ -1,7 +1,8 @@
 """Plotly charts over a run's cheap per-step columns (``RunStore.series``): no step record is parsed.
 
 Memory size over steps, score and the other curves (one run or several overlaid), the timings
-strip of one step, and the aggregate over seeds (mean ± std per agent with per-seed points).
+strip of one step (a small HTML bar), and the aggregate over seeds (mean ± std per agent with
+per-seed points).
 """
 
 from __future__ import annotations
@@ -69,21 +70,23 @@ def overlay_figure(frames: dict[str, pd.DataFrame], column: str, step: int | Non
     return _marker(_compact(fig, height, y_title or column), step)
 
 
-def timings_figure(timings: Timings, height: int = 90) -> go.Figure:
-    """One horizontal bar: env, memory read, memory write, LLM, and the agent's other work."""
-    fig = go.Figure()
-    known = 0.0
+def timings_strip_html(timings: Timings) -> str:
+    """The timings strip as a small HTML bar (cheaper to redraw on every step than a plotly chart).
+
+    Only numbers of the lab's own record go into it, never text from games or models.
+    """
     parts = [(name, getattr(timings, attr), color) for name, attr, color in TIMING_PARTS]
-    for name, seconds, _ in parts:
-        known += seconds
-    parts.append(("other", max(timings.total_s - known, 0.0), "#BBBBBB"))
-    for name, seconds, color in parts:
-        fig.add_trace(go.Bar(x=[seconds], y=["step"], orientation="h", name=f"{name} {seconds * 1000:.1f} ms",
-                             marker_color=color, hovertemplate=f"{name}: %{{x:.4f}} s<extra></extra>"))
-    fig.update_layout(barmode="stack", height=height, margin=dict(l=10, r=10, t=0, b=0),
-                      xaxis_title="seconds", yaxis=dict(visible=False),
-                      legend=dict(orientation="h", y=1.15, yanchor="bottom", font=dict(size=10)))
-    return fig
+    other = max(timings.total_s - sum(p[1] for p in parts), 0.0)
+    parts.append(("other", other, "#BBBBBB"))
+    total = sum(p[1] for p in parts) or 1.0
+    bars = "".join(f'<div title="{name}: {seconds * 1000:.2f} ms" style="width:{100 * seconds / total:.2f}%;'
+                   f'background:{color}"></div>' for name, seconds, color in parts if seconds > 0)
+    legend = " · ".join(f'<span style="color:{color}">■</span> {name} {seconds * 1000:.1f} ms'
+                        for name, seconds, color in parts)
+    strip = "display:flex;height:14px;border-radius:3px;overflow:hidden;background:#eee"
+    total = f"total {timings.total_s * 1000:.1f} ms"
+    return (f'<div style="{strip}">{bars}</div>'
+            f'<div style="font-size:0.8rem;color:#555;margin-top:2px">{legend} · {total}</div>')
 
 
 def aggregate_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

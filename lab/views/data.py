@@ -43,7 +43,24 @@ def layout(_store: RunStore, path: str, run_id: str, n_steps: int) -> dict[str, 
     return positions
 
 
-def memory_pair(store: RunStore, run_id: str, index: int) -> tuple[Step, MemorySnapshot | None, MemorySnapshot]:
+def layout_basis(n_steps: int, running: bool) -> int:
+    """The step count a layout is computed for: every step of a finished run; for a live run, the count
+    rounded down to a bucket that doubles as the run grows (10, 20, 40, ... about a tenth of the run),
+    so a live view lays the graph out again only now and then (newer nodes sit next to their neighbours).
+
+    >>> layout_basis(437, False), layout_basis(437, True), layout_basis(7, True)
+    (437, 400, 7)
+    """
+    if not running or n_steps < 10:
+        return n_steps
+    bucket = 10
+    while bucket * 10 <= n_steps:
+        bucket *= 2
+    return n_steps - n_steps % bucket
+
+
+def memory_pair(store: RunStore, run_id: str,
+                index: int) -> tuple[Step, MemorySnapshot | None, MemorySnapshot]:
     """The step, the memory before it and after it (one keyframe read plus a few diffs)."""
     step = store.step(run_id, index)
     before = store.memory_at(run_id, index - 1) if index > 0 else None

@@ -1,13 +1,14 @@
 """A recorded demo run with a growing graph memory, for the UI benchmark, screenshots and tests.
 
 It plays a real MiniGrid env with random turns and forward moves (no pickup or toggle, so in the
-default DoorKey-16x16 the agent wanders its first room and the trial lasts ``n_steps``) and records a *place-graph* memory that the
-script itself builds (agent id ``demo-graph``, not a registered agent): a node per visited cell,
-transition edges between cells, an episode node every ``episode_every`` steps chained to the
-previous one and linked to its cell, a bounded buffer of observation records, and retrieval of the
-current cell and recent episodes. Old ``at`` edges are marked outdated (kept, faded), and the
-oldest observation records are dropped. Steps, diffs and keyframes are written exactly as the run
-loop writes them, so every page reads the run like any other.
+default DoorKey-16x16 the agent wanders its first room and the trial lasts ``n_steps``) and records
+a *place-graph* memory that the script itself builds (agent id ``demo-graph``, not a registered
+agent): a node per visited cell, transition edges between cells, an episode node every
+``episode_every`` steps chained to the previous one and linked to its cell, a bounded buffer of
+observation records, and retrieval of the current cell and recent episodes. Old ``at`` edges are
+marked outdated (kept, faded), and the oldest observation records are dropped. Steps, diffs and
+keyframes are written exactly as the run loop writes them, so every page reads the run like any
+other.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ import numpy as np
 
 from envs.minigrid_env import MiniGridEnv, MiniGridOptions
 from lab import memory as memlib
-from lab.records import MemEdge, MemNode, MemorySnapshot, MemRecord, RunConfig, RunSummary, Step, Timings, TrialResult
+from lab.records import (
+    MemEdge, MemNode, MemorySnapshot, MemRecord, RunConfig, RunSummary, Step, Timings, TrialResult,
+)
 from lab.runner import observation_record
 from lab.store import RunStore
 
 AGENT_ID = "demo-graph"
 MOVES = ("left", "right", "forward", "forward", "forward")
+MOVE_NAMES = ", ".join(sorted(set(MOVES)))
 
 
 class PlaceGraph:
@@ -86,7 +90,8 @@ class PlaceGraph:
 
 
 def record_demo(store: RunStore, n_steps: int = 200, seed: int = 0, env: str = "MiniGrid-DoorKey-16x16-v0",
-                episode_every: int = 1, buffer: int = 60, snapshot_every: int = 10, label: str = "demo") -> str:
+                episode_every: int = 1, buffer: int = 60, snapshot_every: int = 10,
+                label: str = "demo") -> str:
     """Play ``n_steps`` random steps in one trial and store them with the demo memory; returns the run id."""
     config = RunConfig(env_id=f"minigrid:{env}", env_options={"max_steps": n_steps + 1}, agent_id=AGENT_ID,
                        llm="none", seed=seed, max_steps=n_steps, snapshot_every=snapshot_every, label=label)
@@ -108,9 +113,10 @@ def record_demo(store: RunStore, n_steps: int = 200, seed: int = 0, env: str = "
         write_s = time.perf_counter() - t2
         ended = nxt.done or i == n_steps - 1
         batch.append(Step(
-            index=i, t=i, observation=observation_record(obs), action=action, feedback=nxt.text, reward=nxt.reward,
+            index=i, t=i, observation=observation_record(obs), action=action, feedback=nxt.text,
+            reward=nxt.reward,
             score=nxt.score, max_score=nxt.max_score, done=nxt.done, won=nxt.won, lost=nxt.lost,
-            thoughts={"plan": "explore unseen cells", "rationale": f"random move among {', '.join(sorted(set(MOVES)))}"},
+            thoughts={"plan": "explore unseen cells", "rationale": f"random move among {MOVE_NAMES}"},
             memory_diff=memlib.diff(prev, current), memory_size=memlib.size(current),
             memory_snapshot=current if ended or i % snapshot_every == 0 else None, trial_end=ended,
             timings=Timings(env_s=env_s, memory_read_s=read_s, memory_write_s=write_s,
@@ -123,7 +129,8 @@ def record_demo(store: RunStore, n_steps: int = 200, seed: int = 0, env: str = "
             break
     game.close()
     steps = i + 1
-    trial = TrialResult(trial=0, steps=steps, score=obs.score, max_score=obs.max_score, won=obs.won, lost=obs.lost)
+    trial = TrialResult(trial=0, steps=steps, score=obs.score, max_score=obs.max_score, won=obs.won,
+                        lost=obs.lost)
     store.finish_run(run_id, RunSummary(status="finished", steps=steps, env_steps=steps, trials=[trial],
                                         score=obs.score, max_score=obs.max_score, normalized_score=obs.score,
                                         won=obs.won, wall_s=time.perf_counter() - started))

@@ -4,43 +4,52 @@ map of rooms visited so far.
 Frames are never stored. :func:`minigrid_frame` replays a trial's actions on a fresh env (as
 :func:`envs.minigrid_env.render_frame` does) and keeps deep copies of the env every
 ``CHECKPOINT_EVERY`` actions, so moving to a nearby step of a long trial replays at most that
-many actions instead of the whole prefix.
+many actions instead of the whole prefix. The pages draw 20-pixel tiles: MiniGrid renders a tile it
+has not cached yet pixel by pixel, and a 32-pixel tile costs 2.5 times as much.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import plotly.graph_objects as go
 
-from envs.minigrid_env import ACTION_NAMES, SPEC, MiniGridEnv
+from envs.minigrid_env import ACTION_NAMES, SPEC, gym_id, make_gym
 from envs.registry import parse_options
 from lab.records import Step
 from lab.views.graph import esc
 from lab.views.layout import force_layout
 
 CHECKPOINT_EVERY = 50
+TILE = 32
+"""MiniGrid's default tile size in pixels (its ``render()`` uses it); the pages may ask for smaller tiles."""
 MAX_REPLAYS = 8
 """Trials whose checkpoints are kept (least recently used ones are dropped)."""
-_replays: OrderedDict[tuple, dict[int, MiniGridEnv]] = OrderedDict()
+_replays: OrderedDict[tuple, dict[int, tuple[gym.Env, bool]]] = OrderedDict()
 _lock = threading.Lock()
 
 
-def _fresh(env_id: str, options: dict[str, Any], seed: int) -> MiniGridEnv:
-    env = MiniGridEnv(env_id, parse_options(SPEC, options), render_mode="rgb_array")
-    env.reset(seed)
+def _fresh(env_id: str, options: dict[str, Any], seed: int) -> gym.Env:
+    """The gymnasium env of ``env_id`` reset with ``seed`` (BabyAI's level-sampling prints silenced)."""
+    env = make_gym(gym_id(env_id), parse_options(SPEC, options))
+    with contextlib.redirect_stdout(io.StringIO()):
+        env.reset(seed=seed)
     return env
 
 
-def _checkpoints(key: tuple) -> dict[int, MiniGridEnv]:
+def _checkpoints(key: tuple) -> dict[int, tuple[gym.Env, bool]]:
     with _lock:
-        found = _replays.pop(key, None) or {}
+        found = _replays.pop(key, None)
+        found = {} if found is None else found
         _replays[key] = found
         while len(_replays) > MAX_REPLAYS:
             _replays.popitem(last=False)
@@ -48,22 +57,26 @@ def _checkpoints(key: tuple) -> dict[int, MiniGridEnv]:
 
 
 def minigrid_frame(env_id: str, options: dict[str, Any], seed: int, actions: list[str],
-                   trial_key: str = "") -> np.ndarray:
+                   trial_key: str = "", tile_size: int = TILE) -> np.ndarray:
     """The RGB frame after ``actions`` from a reset with ``seed``; shape (H, W, 3).
 
-    ``trial_key`` names the trial (run id and trial) whose actions these are a prefix of: with it,
-    checkpoints are reused across calls. Unknown action names are no-ops, as in the env.
+    The same frame as :func:`envs.minigrid_env.render_frame` at the default ``tile_size``. ``trial_key``
+    names the trial (run id and trial) whose actions these are a prefix of: with it, checkpoints are
+    reused across calls. Unknown action names, and actions after the episode ended, are no-ops, as in
+    :class:`envs.minigrid_env.MiniGridEnv`.
     """
     key = (trial_key or json.dumps(actions), env_id, json.dumps(options, sort_keys=True), seed)
     saved = _checkpoints(key)
     start = max((k for k in list(saved) if k <= len(actions)), default=0)
-    env = copy.deepcopy(saved[start]) if start else _fresh(env_id, options, seed)
+    env, over = copy.deepcopy(saved[start]) if start else (_fresh(env_id, options, seed), False)
     for done, action in enumerate(actions[start:], start=start + 1):
-        env.step(action)
+        if action in ACTION_NAMES and not over:
+            _, _, terminated, truncated, _ = env.step(ACTION_NAMES.index(action))
+            over = terminated or truncated
         if done % CHECKPOINT_EVERY == 0 and done not in saved and trial_key:
-            saved[done] = copy.deepcopy(env)
+            saved[done] = copy.deepcopy((env, over))
     try:
-        return env.render()
+        return env.unwrapped.get_frame(highlight=env.unwrapped.highlight, tile_size=tile_size)
     finally:
         env.close()  # a copy or a fresh env: the saved checkpoints stay untouched
 
@@ -100,7 +113,7 @@ def room_moves(steps: list[Step]) -> list[Move]:
     return moves
 
 
-def rooms_figure(moves: list[Move], upto: int, height: int = 300) -> go.Figure | None:
+def rooms_figure(moves: list[Move], upto: int, height: int = 240) -> go.Figure | None:
     """Map of the rooms visited up to step ``upto`` (current room highlighted); None without room names.
 
     Positions come from every room of the trial, so the map grows without rooms moving.
@@ -108,10 +121,12 @@ def rooms_figure(moves: list[Move], upto: int, height: int = 300) -> go.Figure |
     rooms = list(dict.fromkeys(r for m in moves for r in (m.room, m.next_room) if r))
     if not rooms:
         return None
-    links = {(m.room, m.next_room): m.action for m in moves if m.room and m.next_room and m.room != m.next_room}
+    links = {(m.room, m.next_room): m.action for m in moves
+             if m.room and m.next_room and m.room != m.next_room}
     pos = force_layout(rooms, list(links), seed=0)
     seen_moves = [m for m in moves if m.index <= upto]
-    visited = list(dict.fromkeys(r for m in seen_moves for r in (m.room, m.next_room if m.index < upto else None) if r))
+    reached = [(m.room, m.next_room if m.index < upto else None) for m in seen_moves]
+    visited = list(dict.fromkeys(r for pair in reached for r in pair if r))
     current = seen_moves[-1].room if seen_moves else None
     fig = go.Figure()
     for (a, b), action in links.items():

@@ -32,7 +32,8 @@ def _initial(ids: list[str], fixed: dict[str, Point]) -> np.ndarray:
 
 
 def force_layout(ids: list[str], edges: list[tuple[str, str]], seed: int = 0,
-                 fixed: dict[str, Point] | None = None, iterations: int = 60, sample: int = 96) -> dict[str, Point]:
+                 fixed: dict[str, Point] | None = None, iterations: int = 60,
+                 sample: int = 96) -> dict[str, Point]:
     """Positions for ``ids`` (nodes in ``fixed`` do not move); edges to unknown ids are ignored."""
     fixed = fixed or {}
     n = len(ids)
@@ -73,7 +74,8 @@ def _iterate(pos: np.ndarray, src: np.ndarray, dst: np.ndarray, frozen: np.ndarr
     return pos
 
 
-def snapshot_layout(snapshot: MemorySnapshot, seed: int = 0, previous: dict[str, Point] | None = None) -> dict[str, Point]:
+def snapshot_layout(snapshot: MemorySnapshot, seed: int = 0,
+                    previous: dict[str, Point] | None = None) -> dict[str, Point]:
     """Layout of every node of ``snapshot`` (removed ones included); ``previous`` positions stay fixed."""
     ids = [node.id for node in snapshot.nodes]
     edges = [(edge.source, edge.target) for edge in snapshot.edges]

@@ -23,8 +23,9 @@ STYLE_LIMIT = 400
 """Records tables up to this many rows are coloured (pandas styling is slow beyond)."""
 
 
-def memory_view(store: RunStore, info: RunInfo, index: int, key: str, compact: bool = False) -> None:
-    """Draw the memory of run ``info`` after step ``index``."""
+def memory_view(store: RunStore, info: RunInfo, index: int, key: str, compact: bool = False,
+                timeline: bool = True) -> None:
+    """Draw the memory of run ``info`` after step ``index`` (``timeline``: with the memory-size curve)."""
     step, before, current = data.memory_pair(store, info.run_id, index)
     marks = graph.marks_for(index, current, before, step.memory_diff)
     if not (current.nodes or current.records or current.prompt_text or marks.dropped_nodes):
@@ -39,23 +40,25 @@ def memory_view(store: RunStore, info: RunInfo, index: int, key: str, compact: b
             st.text(current.prompt_text)
     if step.memory_diff is not None and not compact:
         with st.expander("Changes at this step"):
-            st.dataframe(records.diff_frame(step.memory_diff, before), hide_index=True, width="stretch")
-    if not compact:
+            st.text(records.diff_text(step.memory_diff, before))
+    if timeline and not compact:
         frame = data.series(store, str(store.path), info.run_id, info.n_steps)
         st.plotly_chart(memory_size_figure(frame, index), key=f"{key}:size", config={"displaylogo": False})
+    if not compact:
         extra_figures(info, current, step)
 
 
 def graph_panel(store: RunStore, info: RunInfo, current: MemorySnapshot, marks: graph.StepMarks, key: str,
                 compact: bool) -> None:
     """The interactive graph and, for a clicked node, its attributes and provenance."""
-    base = data.layout(store, str(store.path), info.run_id, info.n_steps)
+    basis = data.layout_basis(info.n_steps, info.status == "running")
+    base = data.layout(store, str(store.path), info.run_id, basis)
     shown = current.model_copy(update={"nodes": current.nodes + marks.dropped_nodes,
                                        "edges": current.edges + marks.dropped_edges})
     pos = layout.place(shown, base)
     alive = sum(1 for n in current.nodes if n.removed_step is None)
     st.caption(f"Graph: {alive} nodes, {sum(1 for e in current.edges if e.removed_step is None)} edges · "
-               "green = added now, gold = retrieved now, faded = removed · click a node for details")
+               "green = added now, magenta = retrieved now, faded = removed · click a node for details")
     event = st.plotly_chart(graph.graph_figure(current, pos, marks, height=300 if compact else 460),
                             key=f"{key}:graph", on_select="rerun", selection_mode="points",
                             config={"displaylogo": False, "scrollZoom": True})
@@ -117,7 +120,8 @@ def records_panel(current: MemorySnapshot, marks: graph.StepMarks, compact: bool
     if compact:
         frame = frame[["status", "kind", "text"]].head(12)
     shown = records.highlight(frame) if len(frame) <= STYLE_LIMIT else frame
-    st.dataframe(shown, hide_index=True, width="stretch", height=220 if compact else 320)
+    height = min(220 if compact else 320, 36 * (len(frame) + 1) + 2)  # no empty rows under short tables
+    st.dataframe(shown, hide_index=True, width="stretch", height=height)
 
 
 def extra_figures(info: RunInfo, current: MemorySnapshot, step: Step) -> None:

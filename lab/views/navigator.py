@@ -55,10 +55,10 @@ def step_navigator(n_steps: int, key: str, initial: int | None = None, label: st
     if state_key not in st.session_state:
         st.session_state[state_key] = min(initial if initial is not None else 0, last)
     st.session_state[state_key] = min(max(int(st.session_state[state_key]), 0), last)
-    prev_col, slider_col, next_col = st.columns([1.1, 10, 1.1], vertical_alignment="bottom")
-    prev_col.button("◀ prev", key=f"{key}:prev", on_click=_move, args=(state_key, -1, last), shortcut="Left",
+    prev_col, slider_col, next_col = st.columns([1.7, 10, 1.7], vertical_alignment="bottom")
+    prev_col.button("prev", key=f"{key}:prev", on_click=_move, args=(state_key, -1, last), shortcut="Left",
                     disabled=st.session_state[state_key] <= 0, help="previous step (←)")
-    next_col.button("next ▶", key=f"{key}:next", on_click=_move, args=(state_key, 1, last), shortcut="Right",
+    next_col.button("next", key=f"{key}:next", on_click=_move, args=(state_key, 1, last), shortcut="Right",
                     disabled=st.session_state[state_key] >= last, help="next step (→)")
     if last > 0:
         slider_col.slider(label, 0, last, key=state_key, on_change=_sync, args=(state_key,))

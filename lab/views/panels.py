@@ -13,9 +13,12 @@ from lab.errors import LabError
 from lab.records import LLMCall, RunInfo, Step
 from lab.store import RunStore
 from lab.views import data
-from lab.views.charts import timings_figure
+from lab.views.charts import timings_strip_html
 from lab.views.env import minigrid_frame, rooms_figure
 from lab.views.records import trial_changes
+
+PAGE_TILE = 20
+"""Tile size (pixels) of the MiniGrid frames on the pages."""
 
 
 def env_kind(env_id: str) -> str | None:
@@ -39,7 +42,8 @@ def env_panel(store: RunStore, info: RunInfo, step: Step, compact: bool = False)
         st.text(step.observation.text)
         if kind == "text" and not compact:
             rooms_map(store, info, step)
-    st.markdown(f"**Action** `{step.action}`" + (f" → {', '.join(step.env_actions)}" if step.env_actions else "")
+    played = f" → {', '.join(step.env_actions)}" if step.env_actions else ""
+    st.markdown(f"**Action** `{step.action}`" + played
                 + f" · reward {step.reward:g} · score {step.score:g}"
                 + (f"/{step.max_score:g}" if step.max_score else "") + (" · **won**" if step.won else "")
                 + (" · lost" if step.lost else ""))
@@ -54,7 +58,7 @@ def grid_frame(store: RunStore, info: RunInfo, step: Step, compact: bool) -> Non
     try:
         trial, actions = data.trial_env_actions(store, frame, info.run_id, step.index)
         image = minigrid_frame(info.config.env_id, info.config.env_options, info.config.seed, actions,
-                               trial_key=f"{store.path}:{info.run_id}:{trial}")
+                               trial_key=f"{store.path}:{info.run_id}:{trial}", tile_size=PAGE_TILE)
     except (LabError, IndexError) as err:
         st.warning(f"cannot re-render the frame: {err}")
         return
@@ -78,13 +82,15 @@ def thoughts_panel(step: Step) -> None:
         return
     for name, value in step.thoughts.items():
         st.markdown(f"**{name}**")
-        st.text(value if isinstance(value, str) else json.dumps(value, indent=1, ensure_ascii=False, default=str))
+        st.text(value if isinstance(value, str) else json.dumps(value, indent=1, ensure_ascii=False,
+                                                                 default=str))
 
 
 def call_title(i: int, call: LLMCall) -> str:
     """One line per call: purpose, model, tokens, latency."""
-    return (f"#{i + 1} {call.purpose} · {call.kind} · {call.model} · {call.tokens_in}→{call.tokens_out} tokens · "
-            f"{call.latency_s:.2f} s" + (f" · {call.attempts} attempts" if call.attempts > 1 else "")
+    retries = f" · {call.attempts} attempts" if call.attempts > 1 else ""
+    return (f"#{i + 1} {call.purpose} · {call.kind} · {call.model} · "
+            f"{call.tokens_in}→{call.tokens_out} tokens · {call.latency_s:.2f} s{retries}"
             + (" · ERROR" if call.error else ""))
 
 
@@ -105,8 +111,8 @@ def call_body(call: LLMCall) -> None:
     """The context window of one call, message by message, then the response."""
     chars = sum(len(m.content) for m in call.messages) or 1
     for message in call.messages:
-        st.markdown(f"**{message.role}** · {len(message.content)} chars ({100 * len(message.content) / chars:.0f}% "
-                    "of the prompt)")
+        share = 100 * len(message.content) / chars
+        st.markdown(f"**{message.role}** · {len(message.content)} chars ({share:.0f}% of the prompt)")
         st.code(message.content, language=None, wrap_lines=True)
     st.markdown("**response**")
     st.code(call.response or "(empty)", language=None, wrap_lines=True)
@@ -118,9 +124,9 @@ def call_body(call: LLMCall) -> None:
         st.error(call.error)
 
 
-def timings_panel(step: Step, key: str = "timings") -> None:
+def timings_panel(step: Step) -> None:
     """The timings strip: env, memory read, memory write, LLM and the rest, for this step."""
-    st.plotly_chart(timings_figure(step.timings), key=key, config={"displayModeBar": False})
+    st.html(timings_strip_html(step.timings))
 
 
 def trials_panel(store: RunStore, info: RunInfo) -> None:
@@ -137,7 +143,8 @@ def trials_panel(store: RunStore, info: RunInfo) -> None:
         after = store.memory_at(info.run_id, end)
         with tab:
             changes = trial_changes(before, after)
-            st.caption(f"{(changes['change'] == 'added').sum()} added · {(changes['change'] == 'changed').sum()} "
-                       f"changed · {(changes['change'] == 'removed').sum()} removed since the previous trial end")
+            counts = changes["change"].value_counts()
+            st.caption(f"{counts.get('added', 0)} added · {counts.get('changed', 0)} changed · "
+                       f"{counts.get('removed', 0)} removed since the previous trial end")
             st.dataframe(changes, hide_index=True, width="stretch")
         before = after

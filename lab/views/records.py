@@ -79,4 +79,16 @@ def diff_frame(change: MemoryDiff, before: MemorySnapshot | None = None) -> pd.D
 
 def trial_changes(before: MemorySnapshot | None, after: MemorySnapshot) -> pd.DataFrame:
     """What the memory gained, changed and lost between two trial ends (generic snapshot diff)."""
-    return diff_frame(memlib.diff(before, after).model_copy(update={"prompt_text": None, "retrieved": None}), before)
+    change = memlib.diff(before, after).model_copy(update={"prompt_text": None, "retrieved": None})
+    return diff_frame(change, before)
+
+
+SIGNS = {"added": "+", "changed": "~", "removed": "-"}
+
+
+def diff_text(change: MemoryDiff, before: MemorySnapshot | None = None, limit: int = 200) -> str:
+    """One line per change (``+ node n3: label``), at most ``limit`` lines (plain text, cheap to redraw)."""
+    frame = diff_frame(change, before)
+    lines = [f"{SIGNS[c]} {w} {i}: {t}" for c, w, i, t in frame.itertuples(index=False)]
+    more = f"\n… and {len(lines) - limit} more" if len(lines) > limit else ""
+    return "\n".join(lines[:limit]) + more if lines else "(no change)"

@@ -1,4 +1,4 @@
-"""Streamlit AppTest for each page, against a real store with real runs."""
+"""AppTest for every page against a real store: deep links, navigation, panels, bad links and forms."""
 
 from __future__ import annotations
 
@@ -7,68 +7,196 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab.records import RunConfig
-from lab.runner import execute
 from lab.store import RunStore
-
 from tests.conftest import ROOT
+from tests.pages.conftest import HOSTILE, Recorded
 
 PAGES = ROOT / "pages"
+TIMEOUT = 60
 
 
-@pytest.fixture
-def recorded(home: Path) -> str:
-    """One finished MiniGrid run in a fresh store."""
-    return execute(RunConfig(env_id="minigrid:MiniGrid-Empty-5x5-v0", agent_id="random", max_steps=12),
-                   RunStore()).run_id
+def page(name: str, **params: str) -> AppTest:
+    """A page with query parameters set, run once."""
+    at = AppTest.from_file(str(PAGES / f"{name}.py"))
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run(timeout=TIMEOUT)
 
 
-def test_home_lists_recent_runs(recorded: str) -> None:
-    at = AppTest.from_file(str(PAGES / "home.py")).run(timeout=60)
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def test_every_page_renders_without_a_run(home: Path) -> None:
+    for name in ("home", "run", "explore", "compare", "runs"):
+        at = page(name)
+        assert not at.exception, (name, at.exception)
+    assert "No runs yet" in texts(page("home").info)
+
+
+def test_home_lists_recent_runs(recorded: Recorded) -> None:
+    at = page("home")
+    assert not at.exception and "Memory Agent Lab" in at.title[0].value
+    assert {recorded.demo, recorded.text} <= set(at.dataframe[0].value["run"])
+
+
+def test_explore_deep_link_shows_the_step_and_steps_with_the_buttons(recorded: Recorded) -> None:
+    at = page("explore", run=recorded.demo, step="10")
     assert not at.exception
-    assert "Memory Agent Lab" in at.title[0].value
-    assert recorded in at.dataframe[0].value["run"].tolist()
+    assert at.subheader[0].value == "Step 10"
+    assert "Graph:" in texts(at.caption) and "Records: 11 · retrieved now: 3" in texts(at.caption)
+    nav = f"explore:{recorded.demo}"
+    at.button(key=f"{nav}:next").click().run(timeout=TIMEOUT)
+    at.button(key=f"{nav}:next").click().run(timeout=TIMEOUT)
+    assert at.subheader[0].value == "Step 12" and at.query_params["step"] == "12"
+    at.button(key=f"{nav}:prev").click().run(timeout=TIMEOUT)
+    assert at.subheader[0].value == "Step 11"
+    at.slider(key=f"{nav}:step").set_value(3).run(timeout=TIMEOUT)
+    assert at.subheader[0].value == "Step 3" and at.query_params["step"] == "3"
 
 
-def test_home_without_runs_says_so(home: Path) -> None:
-    at = AppTest.from_file(str(PAGES / "home.py")).run(timeout=60)
-    assert not at.exception and "No runs yet" in at.info[0].value
+@pytest.mark.parametrize(("params", "message", "shown"), [
+    ({"run": "no-such-run"}, "No run with id 'no-such-run'", None),
+    ({"step": "999"}, "this run has no step 999: it has 40 steps (0-39)", "Step 39"),
+    ({"step": "abc"}, "step 'abc' in the link is not a whole number", "Step 39"),
+])
+def test_explore_bad_links_say_what_is_wrong(recorded: Recorded, params: dict, message: str,
+                                             shown: str | None) -> None:
+    at = page("explore", **{"run": recorded.demo, **params})
+    assert not at.exception
+    assert message in texts(at.error)
+    assert [s.value for s in at.subheader][:1] == ([shown] if shown else [])
 
 
-def test_run_page_shows_a_run_and_its_steps(recorded: str) -> None:
-    at = AppTest.from_file(str(PAGES / "run.py"))
-    at.query_params["run"] = recorded
-    at.run(timeout=60)
+def test_explore_text_run_shows_rooms_llm_calls_and_escapes_game_text(recorded: Recorded) -> None:
+    at = page("explore", run=recorded.text, step="4")
+    assert not at.exception
+    assert "Rooms visited so far" in texts(at.caption)
+    code = [c.value for c in at.code]
+    assert "You are in the Study. " + HOSTILE in code and "go south " + HOSTILE in code
+    assert any(HOSTILE in t.value for t in at.text)  # shown as plain text, never as markdown/HTML
+    assert not any(HOSTILE in m.value for m in at.markdown)
+
+
+def test_explore_multi_trial_run_shows_trials_and_memory_changes(recorded: Recorded) -> None:
+    at = page("explore", run=recorded.history, step="0")
+    assert not at.exception
+    trials = [e for e in at.expander if e.label.startswith("Trials")]
+    assert trials, "a 2-trial run offers the trials panel"
+    first, second = [d.value for d in trials[0].dataframe if "change" in d.value.columns]
+    assert list(first["change"]) == ["added"] * 5  # trial 0 wrote 5 history entries
+    assert sorted(set(second["change"])) == ["added", "removed"]  # trial 1 started blank: 5 new, 5 gone
+    assert (second["change"] == "removed").sum() == 5
+
+
+def test_compare_aligns_two_runs_on_one_slider(recorded: Recorded) -> None:
+    at = page("compare", runs=f"{recorded.demo},{recorded.demo2}", step="5")
+    assert not at.exception
+    assert at.subheader[0].value == "Step 5"
+    assert "Actions first differ at step" in texts(at.caption)
+    summary = [d.value for d in at.dataframe if "llm calls" in d.value.columns][0]
+    assert set(summary["run"]) == {recorded.demo, recorded.demo2}
+    nav = f"compare:{recorded.demo},{recorded.demo2}"
+    at.button(key=f"{nav}:next").click().run(timeout=TIMEOUT)
+    assert at.subheader[0].value == "Step 6" and at.query_params["step"] == "6"
+    at.slider(key=f"{nav}:step").set_value(35).run(timeout=TIMEOUT)  # past the end of the 30-step run
+    assert "This run ended at step 29." in texts(at.info)
+
+
+def test_compare_bad_links_and_too_few_runs(recorded: Recorded) -> None:
+    at = page("compare", runs=f"{recorded.demo},nope")
+    assert not at.exception
+    assert "No run with id 'nope'" in texts(at.error) and "Pick 2 to 4 runs" in texts(at.info)
+    at = page("compare", runs=f"{recorded.demo},{recorded.demo2}", step="77")
+    assert "this run has no step 77: it has 40 steps (0-39)" in texts(at.error)
+
+
+def test_compare_aggregates_a_batch_over_seeds(recorded: Recorded) -> None:
+    at = page("compare", runs=f"{recorded.demo},{recorded.demo2}")
+    at.selectbox(key="group").select("batch-a").run(timeout=TIMEOUT)
+    table = [d.value for d in at.dataframe if "mean" in d.value.columns][0]
+    assert list(table["agent"]) == ["demo-graph"] and int(table["runs"].iloc[0]) == 2
+
+
+def test_runs_page_filters_exports_and_deletes(recorded: Recorded) -> None:
+    at = page("runs")
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 4
+    at.text_input(key="q").set_value("tw-coin").run(timeout=TIMEOUT)
+    assert list(at.dataframe[0].value["run"]) == [recorded.text]
+    at.button(key="prepare").click().run(timeout=TIMEOUT)
+    assert not at.exception and at.session_state["download"][1] == f"{recorded.text}.jsonl"
+    at.text_input(key="q").set_value("").run(timeout=TIMEOUT)
+    at.multiselect(key="f_agent").select("demo-graph").run(timeout=TIMEOUT)
+    shown = list(at.dataframe[0].value["run"])
+    assert sorted(shown) == sorted([recorded.demo, recorded.demo2])
+    row = shown.index(recorded.demo2)
+    at.session_state["table"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.run(timeout=TIMEOUT)
+    at.checkbox(key="sure").check().run(timeout=TIMEOUT)
+    at.button(key="delete").click().run(timeout=TIMEOUT)
+    assert not at.exception
+    assert not RunStore().has_run(recorded.demo2) and RunStore().has_run(recorded.demo)
+    assert "deleted 1 run(s)" in texts(at.success)
+
+
+def test_run_page_watches_a_deep_linked_run_with_its_memory(recorded: Recorded) -> None:
+    at = page("run", runs=recorded.history)
     assert not at.exception
     assert any(m.label == "status" and m.value == "finished" for m in at.metric)
-    assert any(m.label == "steps" and m.value == "12" for m in at.metric)
-    assert at.dataframe[-1].value["action"].tolist() == [s.action for s in RunStore().steps(recorded)]
+    assert any(m.label == "steps" and m.value == "10" for m in at.metric)
+    assert "Records:" in texts(at.caption)
+    assert list(at.dataframe[-1].value["action"]) == [s.action for s in RunStore().steps(recorded.history)]
 
 
-def test_run_page_form_rejects_bad_values_and_starts_nothing(recorded: str) -> None:
-    at = AppTest.from_file(str(PAGES / "run.py")).run(timeout=60)
-    at.selectbox[0].select("tw-coin")
-    at.run(timeout=60)
-    at.text_input[-1].set_value("0-x")  # seeds
-    at.button[0].click().run(timeout=60)
+@pytest.mark.parametrize(("widget", "value", "message"), [
+    ("seeds", "0-x", "seeds: '0-x' is not a seed"),
+    ("llm", "nosuchprovider:model", "nosuchprovider"),
+])
+def test_run_form_rejects_bad_values_and_starts_nothing(recorded: Recorded, widget: str, value: str,
+                                                        message: str) -> None:
+    before = len(RunStore().list_runs())
+    at = page("run")
+    at.multiselect(key="agents").set_value(["full-history"]).run(timeout=TIMEOUT)
+    at.text_input(key=widget).set_value(value)
+    at.button[0].click().run(timeout=TIMEOUT)
     assert not at.exception
-    assert any("seeds" in e.value for e in at.error)
-    assert len(RunStore().list_runs()) == 1
+    assert message in texts(at.error)
+    assert len(RunStore().list_runs()) == before
 
 
-def test_run_page_launches_a_background_run(recorded: str) -> None:
+def test_run_form_names_a_bad_env_option_and_needs_an_agent(recorded: Recorded) -> None:
+    before = len(RunStore().list_runs())
+    at = page("run")
+    at.selectbox(key="env").select("minigrid:<ID>").run(timeout=TIMEOUT)
+    at.text_input(key="env.minigrid:<ID>.view_size").set_value("4")
+    at.button[0].click().run(timeout=TIMEOUT)
+    assert "option 'view_size'" in texts(at.error) and "must be odd" in texts(at.error)
+    at.multiselect(key="agents").set_value([]).run(timeout=TIMEOUT)
+    at.button[0].click().run(timeout=TIMEOUT)
+    assert "agents: pick at least one agent" in texts(at.error)
+    assert len(RunStore().list_runs()) == before
+
+
+def test_run_page_launches_a_batch_in_the_background(home: Path) -> None:
     import time
 
-    at = AppTest.from_file(str(PAGES / "run.py")).run(timeout=60)
-    at.selectbox[0].select("minigrid:<ID>").run(timeout=60)
-    at.number_input[-2].set_value(5)  # max steps
-    at.button[0].click().run(timeout=60)
+    at = page("run")
+    at.selectbox(key="env").select("minigrid:<ID>").run(timeout=TIMEOUT)
+    at.text_input(key="grid_id").set_value("MiniGrid-Empty-5x5-v0")
+    at.text_input(key="seeds").set_value("0,1")
+    at.number_input(key="steps").set_value(4)
+    at.button[0].click().run(timeout=TIMEOUT)
     assert not at.exception, at.exception
-    assert any("started 1 run" in s.value for s in at.success)
+    assert "started 2 run(s)" in texts(at.success)
     store = RunStore()
-    new = [r for r in store.list_runs() if r.run_id != recorded][0]
+    runs = store.list_runs()
+    assert sorted(at.query_params["runs"].split(",")) == sorted(r.run_id for r in runs)
+    assert len(runs) == 2 and {r.config.seed for r in runs} == {0, 1}
+    assert {r.config.label for r in runs} == {runs[0].config.label}
+    assert runs[0].config.label.startswith("batch-")
     deadline = time.time() + 90
-    while store.get_run(new.run_id).status == "running" and time.time() < deadline:
+    while any(store.get_run(r.run_id).status == "running" for r in runs) and time.time() < deadline:
         time.sleep(0.5)
-    assert store.get_run(new.run_id).status == "finished"
-    assert store.get_run(new.run_id).n_steps == 5, store.get_run(new.run_id).config
+    assert [store.get_run(r.run_id).n_steps for r in runs] == [4, 4]
+    assert {store.get_run(r.run_id).status for r in runs} == {"finished"}

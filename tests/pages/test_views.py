@@ -1,0 +1,104 @@
+"""The view components without a browser: stable layouts, highlights, tables, frames, maps, hooks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from envs.minigrid_env import render_frame
+from lab.records import MemEdge, MemNode, MemoryDiff, MemorySnapshot, MemRecord, ObservationRecord, Step
+from lab.views import env as envview
+from lab.views import graph, layout, records
+from lab.views.hooks import agent_figures, views_module
+from lab.views.memory import selected_id
+
+
+def snap(n: int, retrieved: tuple[str, ...] = ()) -> MemorySnapshot:
+    """A chain of ``n`` nodes (node i added at step i) and one record per node."""
+    nodes = [MemNode(id=f"n{i}", kind="room" if i % 2 else "object", label=f"<b>n{i}</b>", added_step=i)
+             for i in range(n)]
+    edges = [MemEdge(id=f"e{i}", source=f"n{i - 1}", target=f"n{i}", kind="link", added_step=i)
+             for i in range(1, n)]
+    recs = [MemRecord(id=f"r{i}", kind="note", text=f"note {i}", added_step=i) for i in range(n)]
+    return MemorySnapshot(nodes=nodes, edges=edges, records=recs, retrieved=list(retrieved))
+
+
+def test_layout_is_computed_once_and_positions_do_not_move_between_steps() -> None:
+    final = snap(40)
+    base = layout.snapshot_layout(final)
+    assert set(base) == {f"n{i}" for i in range(40)}
+    early, late = layout.place(snap(5), base), layout.place(snap(30), base)
+    assert all(early[k] == late[k] == base[k] for k in early)
+    grown = layout.snapshot_layout(snap(45), previous=base)  # a live run: old nodes stay fixed
+    assert all(grown[k] == base[k] for k in base)
+    unknown = layout.place(MemorySnapshot(nodes=[MemNode(id="zz", kind="x", label="zz")]), base)
+    assert unknown["zz"] == layout.hash_point("zz")
+
+
+def test_graph_highlights_added_retrieved_and_removed_items() -> None:
+    before, after = snap(4), snap(5, retrieved=("n1",))
+    after.edges[0] = after.edges[0].model_copy(update={"removed_step": 4})
+    change = MemoryDiff(nodes_added=[after.nodes[4]], edges_added=[after.edges[3]], nodes_removed=[])
+    marks = graph.marks_for(4, after, before, change)
+    assert marks.added >= {"n4", "e4"} and marks.retrieved == {"n1"}
+    states = {n.id: graph._state(n, marks) for n in after.nodes}
+    assert states == {"n0": "normal", "n1": "retrieved", "n2": "normal", "n3": "normal", "n4": "added"}
+    assert graph._state(after.edges[0], marks) == "removed"
+    fig = graph.graph_figure(after, layout.snapshot_layout(after), marks)
+    node_traces = [t for t in fig.data if t.mode and "markers" in t.mode and t.customdata is not None
+                   and not str(t.customdata[0]).startswith("edge:")]
+    assert sorted(i for t in node_traces for i in t.customdata) == [f"n{i}" for i in range(5)]
+    assert all("<b>" not in (label or "") for t in node_traces for label in t.text)  # labels are escaped
+
+
+def test_nodes_dropped_at_a_step_are_drawn_faded() -> None:
+    before, after = snap(3), snap(2)
+    marks = graph.marks_for(2, after, before, MemoryDiff(nodes_removed=["n2"], edges_removed=["e2"]))
+    assert [n.id for n in marks.dropped_nodes] == ["n2"] and marks.dropped_nodes[0].removed_step == 2
+    assert graph._state(marks.dropped_nodes[0], marks) == "removed"
+
+
+def test_records_table_puts_retrieved_rows_first() -> None:
+    frame = records.records_frame(snap(4, retrieved=("r2",)), step=3)
+    assert list(frame["id"]) == ["r2", "r3", "r0", "r1"]
+    assert list(frame["status"]) == ["retrieved", "new", "", ""]
+    changes = records.trial_changes(snap(2), snap(3))
+    assert list(changes["change"]) == ["added", "added", "added"]
+    assert set(changes["what"]) == {"node", "edge", "record"}
+
+
+def test_selected_id_reads_plotly_selection_events() -> None:
+    assert selected_id({"selection": {"points": []}}) is None
+    event = type("E", (), {"selection": {"points": [{"customdata": "n3"}]}})()
+    assert selected_id(event) == "n3"
+    event = type("E", (), {"selection": {"points": [{"customdata": ["edge:e1"]}]}})()
+    assert selected_id(event) == "edge:e1"
+
+
+def test_minigrid_frames_from_checkpoints_equal_a_fresh_replay() -> None:
+    env_id, rng = "minigrid:MiniGrid-FourRooms-v0", np.random.default_rng(0)
+    actions = [["left", "right", "forward"][i] for i in rng.integers(0, 3, 130)]
+    for upto in (120, 60, 125, 130):  # later calls start from cached checkpoints
+        got = envview.minigrid_frame(env_id, {}, 3, actions[:upto], trial_key="test-run:0")
+        assert np.array_equal(got, render_frame(env_id, {}, 3, actions, upto))
+
+
+def step(i: int, room: str, action: str) -> Step:
+    return Step(index=i, t=i, observation=ObservationRecord(text="", room=room), action=action)
+
+
+def test_rooms_map_shows_only_rooms_visited_so_far() -> None:
+    moves = envview.room_moves([step(0, "Kitchen", "go east"), step(1, "Hall", "go north"),
+                                step(2, "Study", "look")])
+    assert [(m.room, m.next_room) for m in moves] == [("Kitchen", "Hall"), ("Hall", "Study"), ("Study", None)]
+    shown = [t for t in envview.rooms_figure(moves, upto=1).data if t.mode == "markers+text"][0]
+    assert list(shown.text) == ["Kitchen", "Hall"]
+    full = [t for t in envview.rooms_figure(moves, upto=2).data if t.mode == "markers+text"][0]
+    assert list(full.text) == ["Kitchen", "Hall", "Study"]
+    assert envview.rooms_figure([envview.Move(0, None, "x", None)], 0) is None
+
+
+def test_agent_views_hook_is_found_generically() -> None:
+    assert views_module("random") is None  # agents.baselines has no views module
+    module = views_module("clin")
+    assert module is not None and module.__name__ == "agents.clin.views"
+    assert agent_figures("no-such-agent", MemorySnapshot(), step(0, "a", "b")) == []
