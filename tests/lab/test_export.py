@@ -181,3 +181,19 @@ def test_cli_export_and_import(home: Path, tmp_path: Path) -> None:
     RunStore().delete_run(run_id)
     result = CliRunner().invoke(app, ["import", str(exported)], env={**os.environ, "MEMLAB_HOME": str(home)})
     assert result.exit_code == 0 and result.output.strip().splitlines()[-1] == run_id
+
+
+def test_html_report_escapes_script_injected_into_an_observation(store: RunStore, tmp_path: Path) -> None:
+    """A game or model that prints markup cannot run code in the report."""
+    from lab.records import ObservationRecord, RunSummary, Step
+
+    evil = "</script><script>alert('pwned')</script><img src=x onerror=alert(1)>"
+    steps = [Step(index=0, t=0, observation=ObservationRecord(text=f"You see {evil}"), action=evil,
+                  feedback=evil, thoughts={"plan": evil}, trial_end=True)]
+    run_id = store.add_run(RunConfig(env_id="tw-coin", agent_id="random", label=evil), {}, steps,
+                           RunSummary(status="finished", steps=1, message=evil))
+    export_run(store, run_id, "html", tmp_path / "evil.html")
+    page = (tmp_path / "evil.html").read_text()
+    assert "<script>alert" not in page and "<img src=x" not in page
+    raw = re.search(r'<script type="application/json" id="data">(.*?)</script>', page, re.S).group(1)
+    assert json.loads(raw)["steps"][0]["action"] == evil  # the text survives, escaped

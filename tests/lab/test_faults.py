@@ -130,10 +130,11 @@ def test_connection_refused(store: RunStore, server, monkeypatch: pytest.MonkeyP
 def test_api_keys_never_reach_the_store_or_exports(store: RunStore, server, tmp_path: Path) -> None:
     server("forward")
     info = run(store)
-    out = tmp_path / "run.jsonl"
-    export_run(store, info.run_id, "jsonl", out)
+    outputs = [tmp_path / f"run.{fmt}" for fmt in ("jsonl", "html", "atif")]
+    for out in outputs:
+        export_run(store, info.run_id, out.suffix[1:], out)
     store.close()
-    for path in [*Path(store.path.parent).rglob("*"), out]:
+    for path in [*Path(store.path.parent).rglob("*"), *outputs]:
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
 
