@@ -122,8 +122,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="scorer timings per side (best kept)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    raw_grid = raw_minigrid(args.steps, 0)
-    rec_grid = recorded_minigrid(args.steps, 0)
+    raw_grid = rec_grid = 0.0
+    for _ in range(3):  # alternate sides and keep each side's best, so a load spike hits both alike
+        raw_grid = max(raw_grid, raw_minigrid(args.steps, 0))
+        rec_grid = max(rec_grid, recorded_minigrid(args.steps, 0))
     raw_tw, lab_tw = textworld_pair(args.commands)
     batched, single = scorer_pair(30, args.repeats)
     rows = [
