@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
 
 from lab.errors import ConfigError, UnknownIdError
+from lab.modules import collect_specs
 from lab.protocols import AgentConfig, AgentSpec
 
 
@@ -22,13 +21,7 @@ AGENT_PACKAGES = (
 @cache
 def specs() -> dict[str, AgentSpec]:
     """All registered agents, by id."""
-    table: dict[str, AgentSpec] = {}
-    for name in AGENT_PACKAGES:
-        if importlib.util.find_spec(name) is None:
-            continue
-        for spec in importlib.import_module(name).SPECS:
-            table[spec.id] = spec
-    return table
+    return collect_specs(AGENT_PACKAGES)
 
 
 def get_spec(agent_id: str) -> AgentSpec:

@@ -6,8 +6,6 @@ any registered MiniGrid/BabyAI id after the colon).
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from functools import cache
 from typing import Any
 
@@ -15,6 +13,7 @@ from pydantic import ValidationError
 
 from envs.base import Env, EnvOptions, EnvSpec
 from lab.errors import ConfigError, UnknownIdError
+from lab.modules import collect_specs
 
 
 ENV_MODULES = ("envs.textworld_env", "envs.tw_paper", "envs.minigrid_env", "envs.aliased_room", "envs.room_recall")
@@ -24,13 +23,7 @@ ENV_MODULES = ("envs.textworld_env", "envs.tw_paper", "envs.minigrid_env", "envs
 @cache
 def specs() -> dict[str, EnvSpec]:
     """All registered env families, by id."""
-    table: dict[str, EnvSpec] = {}
-    for name in ENV_MODULES:
-        if importlib.util.find_spec(name) is None:
-            continue
-        for spec in importlib.import_module(name).SPECS:
-            table[spec.id] = spec
-    return table
+    return collect_specs(ENV_MODULES)
 
 
 def get_spec(env_id: str) -> EnvSpec:

@@ -7,12 +7,12 @@ writes it under ``docs/`` with :func:`write_report`; each trainer likewise.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
 
 from lab.errors import UnknownIdError
+from lab.modules import module_exists
 
 BENCHES = {
     "arigraph": "agents.arigraph.bench",
@@ -25,14 +25,6 @@ BENCHES = {
 }
 TRAINERS = {"sat": "agents.sat.train", "schemas": "agents.graph_schemas.train"}
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-
-
-def module_exists(name: str) -> bool:
-    """Whether a (dotted) module is in this checkout, without importing it."""
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:  # a parent package is missing
-        return False
 
 
 def available(table: dict[str, str]) -> dict[str, str]:

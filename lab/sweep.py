@@ -56,17 +56,21 @@ class SweepSpec(Record):
         return configs
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``"0-9"``, ``"1,3,5"`` or a mix (``"0-2,7"``)."""
+def parse_seeds(text: str, field: str = "--seeds") -> list[int]:
+    """``"0-9"``, ``"1,3,5"`` or a mix; a bad value raises a ``ConfigError`` naming ``field``.
+
+    >>> parse_seeds("0-2, 7")
+    [0, 1, 2, 7]
+    """
     seeds: list[int] = []
     for part in filter(None, text.replace(" ", "").split(",")):
         lo, sep, hi = part.partition("-")
         try:
             seeds.extend(range(int(lo), int(hi) + 1) if sep else [int(lo)])
         except ValueError:
-            raise ConfigError(f"--seeds: {part!r} is not a seed or a range like 0-9") from None
+            raise ConfigError(f"{field}: {part!r} is not a seed, a list (0,3) or a range (0-4)") from None
     if not seeds:
-        raise ConfigError("--seeds names no seed")
+        raise ConfigError(f"{field}: give at least one seed (0, a list 0,3 or a range 0-4)")
     return sorted(set(seeds))
 
 

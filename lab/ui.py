@@ -69,21 +69,10 @@ def pick_run(store: RunStore, key: str) -> RunInfo | None:
 
 
 def parse_seeds(text: str) -> list[int]:
-    """``"0"``, ``"0,3"``, ``"0-4"`` or a mix; a bad value raises a ``ConfigError`` naming the field.
+    """The seeds field of the Run page (see :func:`lab.sweep.parse_seeds`)."""
+    from lab.sweep import parse_seeds as parse
 
-    >>> parse_seeds("0-2, 7")
-    [0, 1, 2, 7]
-    """
-    seeds: list[int] = []
-    for part in filter(None, text.replace(" ", "").split(",")):
-        lo, sep, hi = part.partition("-")
-        try:
-            seeds.extend(range(int(lo), int(hi) + 1) if sep else [int(lo)])
-        except ValueError:
-            raise ConfigError(f"seeds: {part!r} is not a seed, a list (0,3) or a range (0-4)") from None
-    if not seeds:
-        raise ConfigError("seeds: give at least one seed (0, a list 0,3 or a range 0-4)")
-    return list(dict.fromkeys(seeds))
+    return parse(text, field="seeds")
 
 
 def _base_type(annotation: Any) -> tuple[Any, bool]:
