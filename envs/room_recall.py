@@ -655,6 +655,6 @@ SPECS: list[EnvSpec] = [
         kind="grid",
         options=RoomRecallOptions,
         factory=RoomRecallEnv,  # type: ignore[arg-type]
-        description="SAT RoomRecall: watch a scripted walk through 3x3 MiniGrid rooms, then answer place queries",
+        description="SAT RoomRecall: watch a scripted walk through 3x3 MiniGrid rooms, then answer queries",
     )
 ]

@@ -294,6 +294,10 @@ class RunStore:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise StoreError(f"cannot write steps to {self.path}: {err}") from None
+        except BaseException:  # a record that fails to serialise must not leave the transaction open
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
     def _insert_step(self, db: sqlite3.Connection, run_id: str, step: Step) -> None:
         snapshot = step.memory_snapshot

@@ -45,7 +45,7 @@ def shipped_stats(tc: TrainConfig) -> dict | None:
 
 
 def train_all(variants: list[str], seeds: int, steps: int) -> dict[str, list[dict]]:
-    """Stats of every (variant, seed) run: shipped runs and finished checkpoints are read back, not retrained."""
+    """Stats of every (variant, seed) run; shipped runs and finished checkpoints are reused."""
     out: dict[str, list[dict]] = {v: [] for v in variants}
     jobs = [(v, s) for v in variants for s in range(seeds)]
     for variant, seed in tqdm(jobs, desc="sat bench runs"):
@@ -212,6 +212,7 @@ def main(argv: list[str]) -> int:
     stats = train_all(ns.variants, seeds, steps)
     tc = TrainConfig()
     probe = Run(TrainConfig(variant=ns.variants[0]), progress=False)
+    speed_title = "Training speed per run (1 torch thread, shared 2-core machine; runs at different times)"
     sections = {
         "Accuracy per query family (held-out skewed-dwell episodes, mean ± std over seeds)": accuracy_table(
             stats, tc.capacities
@@ -219,22 +220,22 @@ def main(argv: list[str]) -> int:
         "The paper's claims as hypotheses": hypotheses(stats),
         "AMA: greedy write strategy per query family": ama_table(stats),
         "Evidence each write strategy keeps (data only, no model)": coverage_table(probe, tc.capacities),
-        "Training speed per run (1 torch thread, shared 2-core machine; runs at different times)": speed_table(
-            stats
-        ),
+        speed_title: speed_table(stats),
         "Training speed side by side (same process, interleaved, batch 32)": side_by_side(ns.variants),
         "Navigate-back (shipped weights, L = 32; budget = 2 x shortest route)": navigate_table(
             ns.variants, 20
         ),
     }
     nothing = 1 - float(probe.held.worlds[False]["vis"][:, -16:].mean())
+    command = " ".join(["memlab bench sat", *argv])
     setup = (
-        f"Command: `memlab bench sat {' '.join(argv)}`. {len(ns.variants)} variants x {seeds} seed(s) x {steps} "
-        f"steps, batch {tc.batch}, {tc.queries} queries per family per episode, capacity L drawn per batch from "
+        f"Command: `{command}`. {len(ns.variants)} variants x {seeds} seed(s) x {steps} steps, batch "
+        f"{tc.batch}, {tc.queries} training queries per family per episode, capacity L drawn per batch from "
         f"{list(tc.capacities)}; {tc.train_static} static + {tc.train_dynamic} dynamic training episodes "
-        f"(skew {tc.skew}), {tc.eval_episodes} + {tc.eval_episodes} held-out episodes (all skewed), 3 queries "
-        f"per episode and family. Chance: Q1/Q3 1/18, Q2 1/9, Q4 1/4, QR 1/19 (answering 'nothing' always: "
-        f"{nothing:.2f}). Seed 0 is the shipped weights. Wall time {time.perf_counter() - start:.0f} s."
+        f"(skew {tc.skew}); {tc.eval_episodes} + {tc.eval_episodes} held-out episodes (all skewed), 3 "
+        f"queries per episode and family. Chance: Q1/Q3 1/18, Q2 1/9, Q4 1/4, QR 1/19 (always answering "
+        f"'nothing': {nothing:.2f}). Seed 0 is the shipped weights. "
+        f"Wall time {time.perf_counter() - start:.0f} s."
     )
     body = setup + "\n\n" + "\n\n".join(f"## {title}\n\n{table}" for title, table in sections.items())
     print(body)

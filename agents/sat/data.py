@@ -1,11 +1,11 @@
 """Training data for SAT: cached RoomRecall episodes, and batches of (memory layout, queries, targets).
 
-Episodes come from :func:`envs.room_recall.generate` (numpy, cached as ``.npz`` in the data dir);
-the views are projected to room frames once. A batch draws, per episode, a task family (Q4 means a
-dynamic-world episode), a write strategy (fixed, or the AMA bandit's for the task), applies the strategy at capacity
-L, lays the kept slots out (flat, time or place chunks) and draws queries: in training a static episode
-is asked every static family, so one memory encoding serves several queries (spec §9 samples 9 per
-episode).
+Episodes come from :func:`envs.room_recall.generate` (numpy, cached as ``.npz`` in the data dir); the
+views are projected to room frames at load. A batch draws, per episode, a task family (Q4 means a
+dynamic-world episode) and a write strategy (fixed, or the AMA bandit's for the task), applies the
+strategy at capacity L, lays the kept slots out (flat, time or place chunks) and draws queries. In
+training a static episode is asked every static family, so one memory encoding serves several queries
+(spec §9 samples 9 per episode).
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ REJECT = -1
 def victim(
     places: Sequence[int], new_place: int, strategy: str, capacity: int, n_places: int = 9
 ) -> int | None:
-    """The stored slot (index into ``places``, oldest first) a write evicts; None: none, REJECT: the new one."""
+    """The stored slot (index into ``places``, oldest first) a write evicts; None: none; REJECT: the new."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown write strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
     full = len(places) >= capacity

@@ -70,7 +70,8 @@ def attention_figure(snapshot: MemorySnapshot) -> go.Figure:
             for c in chunks
         ]
         labels = [
-            f"{c.text} ({'read' if c.attrs.get('selected') else 'skipped'}, w={c.attrs.get('attention', 0):.2f})"
+            f"{c.text} ({'read' if c.attrs.get('selected') else 'skipped'}, "
+            f"w={c.attrs.get('attention', 0):.2f})"
             for c in chunks
         ]
         text = [

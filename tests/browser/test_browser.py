@@ -14,11 +14,19 @@ from tests.browser.conftest import App
 pytestmark = pytest.mark.browser
 
 
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
 def rendered(page: Any, step: int) -> None:
-    """Wait until the step view's last element shows ``step`` and the page has finished running
-    (a key pressed while the first full run still goes on may be dropped by Streamlit)."""
+    """Wait until the step view's last element shows ``step`` and the page script has finished (Streamlit
+    drops a shortcut key pressed while the page's first full run still goes on)."""
     page.get_by_text(f"rendered step {step}", exact=True).wait_for()
-    page.wait_for_function('() => !document.querySelector(\'[data-testid="stStatusWidget"]\')')
+    page.locator(IDLE).wait_for(state="attached")
+
+
+def focus(page: Any, title: str) -> None:
+    """Give the tab keyboard focus by clicking the page title (a new tab may not have it yet)."""
+    page.get_by_role("heading", name=title, exact=True).click()
 
 
 def choose(page: Any, label: str, option: str) -> None:
@@ -50,6 +58,7 @@ def test_a_minigrid_run_launched_from_the_run_page_shows_its_steps_live(app: App
 def test_explore_opens_from_a_deep_link_and_steps_with_the_keyboard(app: App, page: Any) -> None:
     page.goto(f"{app.url}/explore?run={app.demo}&step=50")
     rendered(page, 50)
+    focus(page, "Explore")
     page.keyboard.press("ArrowRight")
     rendered(page, 51)
     page.keyboard.press("ArrowRight")
@@ -65,6 +74,7 @@ def test_compare_shows_two_runs_under_one_slider(app: App, page: Any) -> None:
     rendered(page, 3)
     for run_id in (app.demo, app.demo2):
         page.get_by_text(f"demo-graph · {run_id[-6:]}").first.wait_for()
+    focus(page, "Compare")
     page.keyboard.press("ArrowRight")
     rendered(page, 4)
     assert page.get_by_text("Actions first differ at step").count() == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from arigraph_helpers import PromptScorer, RoutingFake
+from tests.agents.arigraph.arigraph_helpers import PromptScorer, RoutingFake
 
 from agents.arigraph import AriGraphAgent, AriGraphConfig, RagAgent, RagConfig, SummaryAgent, SummaryConfig
 from agents.arigraph.extract import LLMExtractor, LLMOutdated, View, llm_entities

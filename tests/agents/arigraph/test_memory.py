@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from arigraph_helpers import WordEncoder
+from tests.agents.arigraph.arigraph_helpers import WordEncoder
 
 from agents.arigraph.extract import rules_outdated
 from agents.arigraph.memory import AriGraphMemory
