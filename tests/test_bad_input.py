@@ -3,6 +3,7 @@ clear line; huge and non-UTF-8 inputs neither crash nor corrupt the store."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from envs.registry import parse_options
 from envs.registry import specs as env_specs
 from lab.cli import app
 from lab.errors import ConfigError, LabError
-from lab.records import ObservationRecord, RunConfig, Step
+from lab.records import ObservationRecord, RunConfig, RunSummary, Step
 from lab.runner import prepare
 from lab.store import RunStore
 
@@ -83,3 +84,33 @@ def test_files_that_are_not_games_are_refused(tmp_path: Path, content: bytes) ->
     with pytest.raises(ConfigError) as err:
         make_env("tw-file", {"path": str(game)}).reset()
     assert "\n" not in str(err.value)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.one_of(st.text(max_size=60), st.builds(json.dumps, st.dictionaries(
+    st.sampled_from(["type", "run", "index", "t", "action", "schema_version"]), values, max_size=4))),
+    min_size=1, max_size=4))
+def test_jsonl_import_of_arbitrary_lines_imports_nothing_or_fails_cleanly(store: RunStore, lines: list[str]) -> None:
+    from lab.export import import_jsonl
+
+    before = [r.run_id for r in store.list_runs()]
+    try:
+        import_jsonl(store, iter(line + "\n" for line in lines))
+    except LabError as err:
+        assert "\n" not in str(err) and str(err).startswith(("line ", "the file is empty"))
+        assert [r.run_id for r in store.list_runs()] == before
+
+
+def test_a_trace_that_is_not_utf8_is_refused_and_the_store_kept(store: RunStore, tmp_path: Path) -> None:
+    from lab.export import export_run, import_file
+
+    kept = store.add_run(RunConfig(env_id="tw-coin", agent_id="random"), {},
+                         [Step(index=0, t=0, observation=ObservationRecord(text="caf\u00e9"), action="look")],
+                         RunSummary(status="finished", steps=1))
+    good = tmp_path / "good.jsonl"
+    export_run(store, kept, "jsonl", good)
+    bad = tmp_path / "latin1.jsonl"
+    bad.write_bytes(good.read_bytes().replace(b'"type"', b'"t\xfcpe"', 1))  # a Latin-1 byte in the header
+    with pytest.raises(ConfigError, match="is not UTF-8 text"):
+        import_file(store, bad)
+    assert [r.run_id for r in store.list_runs()] == [kept] and store.step(kept, 0).observation.text == "caf\u00e9"
