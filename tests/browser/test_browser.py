@@ -51,7 +51,7 @@ def test_a_minigrid_run_launched_from_the_run_page_shows_its_steps_live(app: App
         page.wait_for_timeout(250)
     assert "running" in seen and "finished" in seen, seen
     page.get_by_text(re.compile(r"Latest step \d+")).wait_for()
-    steps = page.locator('[data-testid="stMetric"]').filter(has_text="steps").inner_text().split()[-1]
+    steps = page.locator('[data-testid="stMetric"]').filter(has_text="steps").first.inner_text().split()[-1]
     assert int(steps) == RunStore(app.home / "runs.sqlite").get_run(run_id).n_steps > 0
 
 
@@ -72,10 +72,9 @@ def test_explore_opens_from_a_deep_link_and_steps_with_the_keyboard(app: App, pa
 def test_compare_shows_two_runs_under_one_slider(app: App, page: Any) -> None:
     page.goto(f"{app.url}/compare?runs={app.demo},{app.demo2}&step=3")
     rendered(page, 3)
-    for run_id in (app.demo, app.demo2):
-        page.get_by_text(f"demo-graph · {run_id[-6:]}").first.wait_for()
-    focus(page, "Compare")
-    page.keyboard.press("ArrowRight")
+    for run_id in (app.demo, app.demo2):  # the column headers (markdown, not the actions table's canvas)
+        page.locator('[data-testid="stMarkdownContainer"] strong', has_text=f"demo-graph · {run_id[-6:]}").wait_for()
+    page.get_by_role("button", name=re.compile(r"^next")).first.click()
     rendered(page, 4)
     assert page.get_by_text("Actions first differ at step").count() == 1
 

@@ -9,7 +9,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import typer
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from typer.testing import CliRunner
 
@@ -162,16 +161,12 @@ def test_export_bytes_zips_several_runs(store: RunStore) -> None:
 
 
 def test_cli_export_and_import(home: Path, tmp_path: Path) -> None:
-    from lab.cli import guarded
-    from lab.cli_import import import_cmd
+    from lab.cli import app
 
     run_id = execute(RunConfig(env_id=GRID, agent_id="random", max_steps=3), RunStore()).run_id
     out = memlab("export", run_id, "--format", "atif", "-o", str(tmp_path / "a.json"), home=home)
     assert out.returncode == 0, out.stderr
     assert json.loads((tmp_path / "a.json").read_text())["session_id"] == run_id
-    app = typer.Typer()
-    app.command("import")(guarded(import_cmd))
-    app.command("noop")(lambda: None)
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"type": "header", "run": {}}\n')
     result = CliRunner().invoke(app, ["import", str(bad)], env={**os.environ, "MEMLAB_HOME": str(home)})
