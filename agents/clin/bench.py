@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-import time
 from typing import Any
 
 from tqdm import tqdm
 
 from envs.registry import make_env
 from lab.bench import markdown_table, write_report
-from lab.records import RunConfig
+from lab.records import RunConfig, RunInfo
 from lab.runner import execute
 from lab.store import RunStore
 
@@ -90,35 +89,34 @@ def run_game(
         label="bench-clin",
         agent_config={"generator": condition, "record_meta_memory": False, "mode": "adapt"},
     )
-    start = time.perf_counter()
     info = execute(config, store, chat_model=model, progress=lambda done, total: bar.update(1))
     if info.status != "finished":
         raise RuntimeError(f"run {info.run_id} ended with {info.status}: {info.summary.message}")
-    ends = [s for s in store.steps(info.run_id, with_snapshots=True) if s.trial_end]
+    return collect(store, info)
+
+
+def collect(store: RunStore, info: RunInfo) -> dict[str, Any]:
+    """What the tables need from one stored bench run."""
+    assert info.summary is not None, "collect() needs a finished run"
+    ends = [s for s in store.steps(info.run_id, with_snapshots=True) if s.trial_end and s.memory_snapshot]
     learnings = [
         sum(1 for r in s.memory_snapshot.records if r.kind == "learning" and r.removed_step is None)
         for s in ends
         if s.memory_snapshot
     ]
-    notes = (
-        [
-            r.attrs.get("note")
-            for r in ends[-1].memory_snapshot.records
-            if r.kind == "trial" and r.attrs.get("note")
-        ]
-        if ends and ends[-1].memory_snapshot
-        else []
-    )
+    records = ends[-1].memory_snapshot.records if ends and ends[-1].memory_snapshot else []
+    trials = info.summary.trials
     return {
-        "condition": condition,
-        "seed": seed,
+        "condition": info.config.agent_config["generator"],
+        "seed": info.config.env_options["game_seed"],
         "run_id": info.run_id,
-        "cap": config.max_steps,
-        "scores": [100.0 * t.score / t.max_score if t.max_score else t.score for t in info.summary.trials],
-        "steps": [t.steps for t in info.summary.trials],
+        "cap": info.config.max_steps,
+        "scores": [100.0 * t.score / t.max_score if t.max_score else t.score for t in trials],
+        "ends": ["won" if t.won else "lost" if t.lost else "" for t in trials],
+        "steps": [t.steps for t in trials],
         "learnings": learnings,
-        "generator_failures": len(notes),
-        "wall_s": time.perf_counter() - start,
+        "generator_failures": sum(1 for r in records if r.kind == "trial" and r.attrs.get("note")),
+        "wall_s": info.summary.wall_s,
     }
 
 
@@ -148,7 +146,9 @@ def games_table(results: list[dict[str, Any]]) -> str:
             r["condition"],
             r["seed"],
             r["cap"],
-            " / ".join(f"{s:g}" for s in r["scores"]),
+            " / ".join(
+                f"{s:.0f}" + (f" ({e})" if e else "") for s, e in zip(r["scores"], r["ends"], strict=True)
+            ),
             " / ".join(map(str, r["steps"])),
             r["generator_failures"],
             f"{r['wall_s']:.0f}",
@@ -161,7 +161,7 @@ def games_table(results: list[dict[str, Any]]) -> str:
             "generator",
             "game_seed",
             "step cap",
-            "score per trial",
+            "score per trial (won / lost)",
             "steps per trial",
             "trials whose generator output did not parse",
             "wall s",
@@ -213,7 +213,8 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
 
 Setup: CLIN in Adapt mode on {args.games} tw-cooking games (options {COOKING}, game_seed 1..{args.games}),
 {args.trials} trials each; a trial ends when the game is won or lost or after 1.5 x the walkthrough length
-(the step cap). Score = 100 x points / max points. Actor: `{args.llm}` (on the embedded model the action is
+(the step cap). Score = 100 x points / max points (a lost game keeps the points it had; CLIN's own
+memory generator sees -100 for it). Actor: `{args.llm}` (on the embedded model the action is
 the admissible command with the highest mean log-likelihood given the prompt, learnings included).
 Generator: `deterministic` = credit assignment over the trace (no LLM); `llm` = the actor's LLM writing the
 learnings from CLIN's generator prompt.
