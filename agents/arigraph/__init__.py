@@ -5,8 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from agents.arigraph.agent import AriGraphAgent
-from agents.arigraph.baselines import FullHistoryPlanAgent, RagAgent, SummaryAgent
-from agents.arigraph.config import AriGraphConfig, FullHistoryPlanConfig, RagConfig, SummaryConfig
+from agents.arigraph.baselines import FullHistoryPlanAgent, RagAgent, ReflexionAgent, SummaryAgent
+from agents.arigraph.config import (
+    AriGraphConfig,
+    FullHistoryPlanConfig,
+    RagConfig,
+    ReflexionConfig,
+    SummaryConfig,
+)
 from agents.arigraph.memory import AriGraphMemory
 from lab.protocols import AgentSpec
 
@@ -28,7 +34,11 @@ SPECS = [
          SummaryConfig, SummaryAgent, "§4"),
     spec("rag", "AriGraph paper's RAG baseline: Generative-Agents retrieval (recency, importance, relevance),"
          " top 5 plus the last 5 steps", RagConfig, RagAgent, "§4"),
+    spec("reflexion", "AriGraph paper's Reflexion baseline: Full History within a trial plus "
+         "self-reflections written after failed trials (run with several trials)", ReflexionConfig,
+         ReflexionAgent, "§4"),
 ]
 
 __all__ = ["SPECS", "AriGraphAgent", "AriGraphConfig", "AriGraphMemory", "FullHistoryPlanAgent",
-           "FullHistoryPlanConfig", "RagAgent", "RagConfig", "SummaryAgent", "SummaryConfig"]
+           "FullHistoryPlanConfig", "RagAgent", "RagConfig", "ReflexionAgent", "ReflexionConfig",
+           "SummaryAgent", "SummaryConfig"]

@@ -3,6 +3,9 @@
 * ``arigraph-full-history``: the whole trajectory in the prompt (the paper's Full History).
 * ``summary``: an LLM rewrites a summary every step from the last pairs, the observation and the
   previous summary [A:pipeline_summary.py].
+* ``reflexion``: Full History within a trial, plus verbal self-reflections written by the LLM after each
+  failed trial and shown in every later trial (Reflexion, Shinn et al. 2023; the paper's Table 4 row, whose
+  pipeline is not in the reference). It needs a multi-trial run (``trials`` > 1) to differ from Full History.
 * ``rag``: Generative-Agents retrieval: recency 0.99^Δt, LLM-rated importance 1-10, relevance =
   cosine(observation + plan, stored observation + plan); each min-max normalised, summed, the top 5
   added to the last 5 steps [A:pipeline_smartrag.py].
@@ -13,17 +16,18 @@ As in the reference, the baselines have no map, so no exploration section and no
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, ClassVar
 
 import torch
 
 from agents.arigraph import prompts
-from agents.arigraph.config import FullHistoryPlanConfig, RagConfig, SummaryConfig
+from agents.arigraph.config import FullHistoryPlanConfig, RagConfig, ReflexionConfig, SummaryConfig
 from agents.arigraph.planact import PlanActAgent
 from agents.arigraph.retrieval import make_encoder
 from envs.base import Observation
 from lab.prompts import render
-from lab.protocols import Action, AgentContext, Task
+from lab.protocols import Action, AgentContext, Task, TrialOutcome
 from lab.records import MemorySnapshot, MemRecord
 
 
@@ -95,6 +99,79 @@ class FullHistoryPlanAgent(BaselineAgent):
     def section_limit(self, title: str) -> int:
         """The history has its own budget (``max_history_chars``)."""
         return self.config.max_history_chars if title == self.history_title else super().section_limit(title)
+
+
+class ReflexionAgent(FullHistoryPlanAgent):
+    """Reflexion: after a failed trial the LLM reflects on the trajectory; the newest reflections persist
+    across trials (the only memory that does) and enter every prompt as their own section."""
+
+    id: ClassVar[str] = "reflexion"
+    reflections_title: ClassVar[str] = "Your reflections on earlier attempts at this game"
+
+    def __init__(self, config: ReflexionConfig, ctx: AgentContext) -> None:
+        super().__init__(config, ctx)
+        self.config: ReflexionConfig = config
+        self.reflections: list[tuple[int, str]] = []  # (trial that wrote it, text), oldest first
+        self.thoughts: dict[str, Any] = {}
+
+    def reset(self, task: Task) -> None:
+        """The trajectory starts blank; the reflections stay (as records of the snapshot)."""
+        super().reset(task)
+        self.store.records = [self.reflection_record(trial, text) for trial, text in self.reflections]
+
+    @staticmethod
+    def reflection_record(trial: int, text: str) -> MemRecord:
+        """A reflection as a snapshot record."""
+        return MemRecord(id=f"reflection-{trial}", kind="reflection", text=text, attrs={"trial": trial})
+
+    def recall(self, obs: Observation, text: str, thoughts: dict[str, Any]) -> list[tuple[str, str]]:
+        """The reflections section (none before the first failed trial)."""
+        self.thoughts = thoughts  # the trial's last step records what ``end_trial`` wrote
+        if not self.reflections:
+            return []
+        body = "\n".join(f"Trial {trial + 1}: {text}" for trial, text in self.reflections)
+        return [(self.reflections_title, body)]
+
+    def end_trial(self, outcome: TrialOutcome) -> None:
+        """Reflect on a failed trial (LLM call "reflect"); an empty reply adds nothing and is recorded."""
+        if outcome.won and not self.config.reflect_on_win:
+            return
+        with self.ctx.clock.phase("memory_write"):
+            trajectory = "\n".join(self.history)[-self.config.max_trajectory_chars :]
+            prompt = render(prompts.REFLECT, outcome=verbal_outcome(outcome), goal=self.goal,
+                            trajectory=trajectory or "(no steps)")
+            reply = self.llm.chat([("system", prompts.ASSISTANT), ("user", prompt)], purpose="reflect")
+        text = clean_reflection(reply)
+        if not text:
+            self.thoughts["reflection_parse_failure"] = reply[:500] or "empty reply"
+            return
+        self.thoughts["reflection"] = text
+        self.reflections = (self.reflections + [(outcome.trial, text)])[-self.config.max_reflections :]
+        self.store.records = [r for r in self.store.records if r.kind != "reflection"] + [
+            self.reflection_record(trial, body) for trial, body in self.reflections
+        ]
+
+
+def verbal_outcome(outcome: TrialOutcome) -> str:
+    """How the trial ended, for the reflection prompt.
+
+    >>> verbal_outcome(TrialOutcome(trial=0, steps=30, score=1, max_score=3, won=False, lost=False))
+    'ran out of steps after 30 steps with a score of 1 out of 3'
+    """
+    how = "won" if outcome.won else "lost" if outcome.lost else "ran out of steps"
+    score = f"{outcome.score:g}" + (f" out of {outcome.max_score:g}" if outcome.max_score else "")
+    return f"{how} after {outcome.steps} steps with a score of {score}"
+
+
+def clean_reflection(reply: str, sentences: int = 3) -> str:
+    """The first ``sentences`` sentences of a reply, without a leading "Reflection:" label.
+
+    >>> clean_reflection("Reflection: I looped. Next time open the locker first. Then go east. Extra.")
+    'I looped. Next time open the locker first. Then go east.'
+    """
+    text = re.sub(r"^\s*(reflection|answer)\s*:\s*", "", reply.strip(), flags=re.IGNORECASE)
+    parts = re.split(r"(?<=[.!?])\s+", " ".join(text.split()))
+    return " ".join(p for p in parts[:sentences] if p).strip()[:1000]
 
 
 class SummaryAgent(BaselineAgent):
@@ -195,4 +272,5 @@ def minmax(values: torch.Tensor) -> torch.Tensor:
     return (values - values.min()) / (values.max() - values.min() + 1e-9)
 
 
-CONFIGS = {"arigraph-full-history": FullHistoryPlanConfig, "summary": SummaryConfig, "rag": RagConfig}
+CONFIGS = {"arigraph-full-history": FullHistoryPlanConfig, "summary": SummaryConfig, "rag": RagConfig,
+           "reflexion": ReflexionConfig}

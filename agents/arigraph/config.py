@@ -105,6 +105,20 @@ class FullHistoryPlanConfig(PlanActConfig):
     """Oldest pairs are dropped past this size (GPT-4 held whole episodes; the embedded model cannot)."""
 
 
+class ReflexionConfig(FullHistoryPlanConfig):
+    """Reflexion (Shinn et al. 2023, arXiv 2303.11366) on the paper's planner and actor [AP §4, Table 4]: the
+    trajectory of the current trial as in Full History, plus verbal self-reflections written after failed
+    trials. The reference has only a reflection prompt and no pipeline (spec §8): this follows Reflexion."""
+
+    max_reflections: int = Field(3, ge=1)
+    """Reflections kept (the newest). Source: Reflexion bounds its long-term memory to 1-3 experiences
+    (Shinn et al. §3); 3, as in its ALFWorld runs."""
+    reflect_on_win: bool = False
+    """Reflexion reflects only after a failed trial; True also reflects after a win."""
+    max_trajectory_chars: int = Field(6000, ge=500)
+    """The reflection call sees the last this-many characters of the trial's trajectory."""
+
+
 class SummaryConfig(PlanActConfig):
     """The Summary baseline [A:pipeline_summary.py]: an LLM-rewritten summary plus the last pairs."""
 

@@ -96,3 +96,14 @@ IMPORTANCE = """On a scale from 1 to 10, where 1 is purely mundane (e.g. walking
 Memory: {memory}
 Current plan: {plan}
 Answer with one number from 1 to 10."""
+
+REFLECT = """You played a text game and {outcome}. Read the goal and your trajectory, then write a short \
+reflection for your next attempt at the same game: in at most three sentences, say what went wrong and what \
+you will do instead, naming the places, objects and actions that matter.
+
+Main goal: {goal}
+
+Your trajectory:
+{trajectory}
+
+Reflection:"""

@@ -66,7 +66,7 @@ class RoutingFake(FakeListChatModel):
     """A generating fake chat model that answers each AriGraph call by what its prompt asks for.
 
     ``replies`` maps a call kind (``entities``, ``extract``, ``refine``, ``gate``, ``plan``, ``act``,
-    ``summary``, ``importance``) to a list of replies used in turn (the last one repeats).
+    ``summary``, ``importance``, ``reflect``) to a list of replies used in turn (the last one repeats).
     """
 
     replies: dict = {}
@@ -82,6 +82,7 @@ class RoutingFake(FakeListChatModel):
             ("Possible actions in the current situation", "act"),
             ("Your summary:", "summary"),
             ("how important", "importance"),
+            ("Reflection:", "reflect"),
         ]
         return next((k for marker, k in markers if marker in prompt), "other")
 
