@@ -202,12 +202,16 @@ def show_cmd(run_id: str, step: Annotated[int | None, typer.Option("--step")] = 
 def export_cmd(
     run_id: str,
     fmt: Annotated[str, typer.Option("--format", help="jsonl, minari, atif or html")] = "jsonl",
-    output: Annotated[Path, typer.Option("-o", "--output", help="file to write")] = Path("run.jsonl"),
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="file to write (default: the run id + .jsonl, .atif.json, .html, -minari)"),
+    ] = None,
 ) -> None:
     """Export a stored run."""
-    from lab.export import export_run
+    from lab.export import default_path, export_run
     from lab.store import RunStore
 
+    output = output or default_path(run_id, fmt)
     lines = export_run(RunStore(), run_id, fmt, output)
     typer.echo(f"wrote {lines} lines to {output}", err=True)
 

@@ -36,10 +36,12 @@ def games_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("memlab-games")
 
 
-def memlab(*args: str, home: Path, timeout: float = 240) -> "subprocess.CompletedProcess[str]":
+def memlab(
+    *args: str, home: Path, timeout: float = 240, cwd: Path = ROOT
+) -> "subprocess.CompletedProcess[str]":
     """Run the CLI in a subprocess, as a person would."""
     import subprocess
 
     env = {**os.environ, "MEMLAB_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     return subprocess.run([sys.executable, "-m", "lab.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=timeout, cwd=ROOT)
+                          env=env, timeout=timeout, cwd=cwd)

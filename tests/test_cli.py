@@ -51,6 +51,9 @@ def test_minigrid_run_then_jsonl_export(home: Path, tmp_path: Path) -> None:
     assert [s["index"] for s in steps] == list(range(len(steps)))
     shown = memlab("show", run_id, "--step", "0", home=home)
     assert json.loads(shown.stdout)["index"] == 0
+    for fmt, name in (("atif", f"{run_id}.atif.json"), ("html", f"{run_id}.html")):  # no -o: named by format
+        assert memlab("export", run_id, "--format", fmt, home=home, cwd=tmp_path).returncode == 0
+        assert (tmp_path / name).stat().st_size > 0
 
 
 def test_textworld_cooking_run_exports_one_line_per_step(home: Path, tmp_path: Path) -> None:
