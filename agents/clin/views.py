@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.records import MemorySnapshot, MemRecord
+import plotly.graph_objects as go
+
+from lab.records import MemorySnapshot, MemRecord, Step
 
 ORDER = {"added": 0, "strengthened": 1, "weakened": 2, "dropped": 3, "kept": 4}
 
@@ -56,3 +58,33 @@ def learning_changes(prev: MemorySnapshot | None, cur: MemorySnapshot) -> list[d
         if rid not in after:
             rows.append(_row("dropped", removed.get(rid, old), old))
     return sorted(rows, key=lambda r: ORDER[r["change"]])
+
+
+def trial_changes(before: MemorySnapshot | None, after: MemorySnapshot) -> list[dict[str, Any]]:
+    """The lab's hook for the trials panel: CLIN's learnings between two trial ends (see
+    :func:`learning_changes`), in place of the generic added / changed / removed rows."""
+    return learning_changes(before, after)
+
+
+def figures(snapshot: MemorySnapshot, step: Step) -> list[go.Figure]:
+    """The lab's views hook: the numbered learnings as a table (relation, certainty, the trial that wrote
+    each), as they entered the prompt."""
+    live = list(_live(snapshot).values())
+    if not live:
+        return []
+    columns = [
+        [str(i + 1) for i in range(len(live))],
+        [r.text for r in live],
+        [str(r.attrs.get("relation", "")) for r in live],
+        [str(r.attrs.get("certainty", "")) for r in live],
+        [str(r.attrs.get("trial", "")) for r in live],
+    ]
+    table = go.Table(
+        header={"values": ["#", "learning", "relation", "certainty", "trial"]},
+        cells={"values": columns, "align": "left"},
+        columnwidth=[3, 40, 10, 8, 5],
+    )
+    fig = go.Figure(table)
+    fig.update_layout(title=f"CLIN memory: {len(live)} learnings", margin={"l": 5, "r": 5, "t": 40, "b": 5},
+                      height=min(120 + 28 * len(live), 600))
+    return [fig]

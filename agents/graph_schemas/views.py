@@ -15,7 +15,7 @@ from collections import defaultdict
 import networkx as nx
 import plotly.graph_objects as go
 
-from lab.records import MemNode, MemorySnapshot
+from lab.records import MemNode, MemorySnapshot, Step
 
 
 def _clones(snapshot: MemorySnapshot) -> dict[str, MemNode]:
@@ -223,3 +223,17 @@ def bps_curve_figure(
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
     )
     return fig
+
+
+def figures(snapshot: MemorySnapshot, step: Step) -> list[go.Figure]:
+    """The lab's views hook: the latent graph, the room through the clone-to-cell map (once clones are bound
+    to cells) and the learning curves (once EM has run)."""
+    clones = _clones(snapshot)
+    if not clones:
+        return []
+    out = [latent_graph_figure(snapshot)]
+    if any(node.attrs.get("cell") for node in clones.values()):
+        out.append(grid_figure(snapshot))
+    if learning_curves(snapshot):
+        out.append(bps_curve_figure(snapshot))
+    return out

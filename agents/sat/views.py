@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from lab.records import MemorySnapshot, MemRecord
+from lab.records import MemorySnapshot, MemRecord, Step
 
 
 def slots(snapshot: MemorySnapshot) -> list[MemRecord]:
@@ -98,3 +98,11 @@ def _att(by_step: dict, step: int | None) -> float:
     """Attention of the slot written at ``step`` (0 when it was not read)."""
     record = by_step.get(step)
     return float(record.attrs.get("attention") or 0.0) if record is not None else 0.0
+
+
+def figures(snapshot: MemorySnapshot, step: Step) -> list[go.Figure]:
+    """The lab's views hook: the slot grid as of ``step`` and the last read's attention (none before a
+    write)."""
+    if not slots(snapshot):
+        return []
+    return [slot_grid_figure(snapshot, step.index), attention_figure(snapshot)]

@@ -7,8 +7,14 @@ An agent package ``agents/<pkg>/`` may add a module ``agents/<pkg>/views.py`` wi
 
 The lab finds the package from the agent's registered factory (``agents.arigraph.agent.X`` ->
 ``agents.arigraph``), imports ``<package>.views`` if it exists and shows the figures in an
-expander under the memory view. Agents without the module need nothing; the generic memory view
-(graph, records, prompt text) covers every :class:`MemorySnapshot`.
+expander under the memory view. It may also offer::
+
+    def trial_changes(before: MemorySnapshot | None, after: MemorySnapshot) -> list[dict]:
+        '''Rows with a "change" column: how the memory differs between two trial ends.'''
+
+which the trials panel shows in place of the generic diff (CLIN: learnings added, strengthened,
+weakened, dropped). Agents without the module need nothing; the generic memory view (graph, records,
+prompt text) and the generic trial diff cover every :class:`MemorySnapshot`.
 """
 
 from __future__ import annotations
@@ -40,3 +46,12 @@ def agent_figures(agent_id: str, snapshot: MemorySnapshot, step: Step) -> list[A
     module = views_module(agent_id)
     figures = getattr(module, "figures", None) if module else None
     return list(figures(snapshot, step)) if callable(figures) else []
+
+
+def agent_trial_changes(
+    agent_id: str, before: MemorySnapshot | None, after: MemorySnapshot
+) -> list[dict] | None:
+    """The agent package's own rows for the change between two trial ends (None when it offers none)."""
+    module = views_module(agent_id)
+    changes = getattr(module, "trial_changes", None) if module else None
+    return list(changes(before, after)) if callable(changes) else None

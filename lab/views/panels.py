@@ -15,6 +15,7 @@ from lab.store import RunStore
 from lab.views import data
 from lab.views.charts import timings_strip_html
 from lab.views.env import minigrid_frame, rooms_figure
+from lab.views.hooks import agent_trial_changes
 from lab.views.records import trial_changes
 
 PAGE_TILE = 20
@@ -142,9 +143,13 @@ def trials_panel(store: RunStore, info: RunInfo) -> None:
     for tab, end in zip(tabs, ends):
         after = store.memory_at(info.run_id, end)
         with tab:
-            changes = trial_changes(before, after)
+            own = agent_trial_changes(info.config.agent_id, before, after)
+            if own is None:
+                changes = trial_changes(before, after)
+            else:
+                changes = pd.DataFrame(own, columns=list(own[0]) if own else ["change"])
             counts = changes["change"].value_counts()
-            st.caption(f"{counts.get('added', 0)} added · {counts.get('changed', 0)} changed · "
-                       f"{counts.get('removed', 0)} removed since the previous trial end")
+            shown = [c for c in counts.index if c != "kept"] or ["added"]
+            st.caption(" · ".join(f"{counts.get(c, 0)} {c}" for c in shown) + " since the previous trial end")
             st.dataframe(changes, hide_index=True, width="stretch")
         before = after

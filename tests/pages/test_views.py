@@ -8,7 +8,7 @@ from envs.minigrid_env import render_frame
 from lab.records import MemEdge, MemNode, MemoryDiff, MemorySnapshot, MemRecord, ObservationRecord, Step
 from lab.views import env as envview
 from lab.views import graph, layout, records
-from lab.views.hooks import agent_figures, views_module
+from lab.views.hooks import agent_figures, agent_trial_changes, views_module
 from lab.views.memory import selected_id
 
 
@@ -102,3 +102,26 @@ def test_agent_views_hook_is_found_generically() -> None:
     module = views_module("clin")
     assert module is not None and module.__name__ == "agents.clin.views"
     assert agent_figures("no-such-agent", MemorySnapshot(), step(0, "a", "b")) == []
+
+
+def learning(rid: str, certainty: str, trial: int, removed: int | None = None) -> MemRecord:
+    text = f"open fridge {certainty} be necessary to take milk" if rid == "l1" else "look may not help"
+    return MemRecord(id=rid, kind="learning", text=text, removed_step=removed,
+                     attrs={"certainty": certainty, "relation": "necessary", "trial": trial})
+
+
+def test_agent_hooks_give_clin_its_learning_changes_and_figures() -> None:
+    first = MemorySnapshot(records=[learning("l1", "may", 0), learning("l2", "may", 0)])
+    second = MemorySnapshot(records=[learning("l1", "should", 1), learning("l2", "may", 0, removed=9)])
+    rows = agent_trial_changes("clin", first, second)
+    assert [(r["change"], r["id"]) for r in rows] == [("strengthened", "l1"), ("dropped", "l2")]
+    assert agent_trial_changes("random", first, second) is None  # no hook: the generic diff is used
+    (table,) = agent_figures("clin", second, step(10, "", "look"))
+    assert list(table.data[0].cells.values[1]) == ["open fridge should be necessary to take milk"]
+    assert agent_figures("clin", MemorySnapshot(), step(0, "", "look")) == []
+
+
+def test_sat_and_schemas_figures_hooks_draw_nothing_for_an_empty_memory() -> None:
+    for agent_id in ("sat", "graph-schemas"):
+        assert views_module(agent_id) is not None
+        assert agent_figures(agent_id, MemorySnapshot(), step(0, "", "look")) == []

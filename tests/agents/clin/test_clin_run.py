@@ -12,6 +12,7 @@ from agents.clin.views import learning_changes
 from lab.records import RunConfig
 from lab.runner import execute
 from lab.store import RunStore
+from tests.pages.test_pages import page
 
 pytestmark = pytest.mark.filterwarnings("ignore::jericho.UnsupportedGameWarning")
 
@@ -75,6 +76,13 @@ def test_clin_learns_across_trials_of_a_real_game(store: RunStore) -> None:
     assert "cilantro" not in steps[0].llm_calls[0].messages[1].content  # trial 0 starts with no learnings
     trial_rows = [r.text for r in ends[1].memory_snapshot.records if r.kind == "trial"]
     assert trial_rows == [f"Trial {i}: score 100 (solved the task), 5 learnings" for i in range(2)]
+
+    explore = page("explore", run=info.run_id, step=str(ends[1].index))  # the lab shows the same changes
+    assert not explore.exception
+    panel = next(e for e in explore.expander if e.label.startswith("Trials"))
+    first_tab, second_tab = [d.value for d in panel.dataframe if "change" in d.value.columns]
+    assert set(first_tab["change"]) == {"added"} and set(second_tab["change"]) == {"strengthened"}
+    assert any("strengthened since the previous trial end" in c.value for c in panel.caption)
 
 
 @pytest.mark.skipif(not stop_supported(), reason="the run loop has no Action.stop yet")

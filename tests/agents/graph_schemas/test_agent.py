@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.graph_schemas import GraphSchemaAgent, GraphSchemaConfig, ScratchCSCGAgent, ScratchConfig
+from agents.graph_schemas import GraphSchemaAgent, GraphSchemaConfig, ScratchConfig, ScratchCSCGAgent
 from agents.graph_schemas.schema import Schema, save_schema
 from agents.graph_schemas.views import bps_curve_figure, grid_figure, latent_graph_figure
 from envs.aliased_room import AliasedRoomEnv, AliasedRoomOptions
@@ -16,6 +16,7 @@ from lab.errors import ConfigError
 from lab.protocols import AgentContext, Task
 from lab.records import RunConfig
 from lab.runner import execute
+from lab.views.hooks import agent_figures
 
 MOVES = ["north", "east", "south", "west", "done"]
 
@@ -124,6 +125,7 @@ def test_a_real_run_rebinds_navigates_and_wins(schema_home: Path, store) -> None
     assert snapshot.retrieved[0] == first_nav.thoughts["clone"]
     assert {r.kind for r in snapshot.records} >= {"belief", "plan", "learning_curve", "status"}
     assert latent_graph_figure(snapshot).data and grid_figure(snapshot).layout.shapes
+    assert len(agent_figures("graph-schemas", snapshot, first_nav)) == 3  # latent graph, grid, curves
     assert {t.name for t in bps_curve_figure(snapshot).data} >= {
         "schema em",
         "schema viterbi",

@@ -18,6 +18,7 @@ from envs.room_recall import RoomRecallEnv, RoomRecallOptions, generate
 from lab.protocols import AgentContext, Task
 from lab.records import RunConfig
 from lab.runner import execute
+from lab.views.hooks import agent_figures
 
 CHANCE = {"Q1": 1 / 18, "Q2": 1 / 9, "Q3": 1 / 18, "Q4": 1 / 4, "QR": 1 / 9}
 
@@ -77,6 +78,7 @@ def test_end_to_end_run_writes_evicts_and_attends(store) -> None:
     )
     assert {n.kind for n in snap.nodes} == {"room"} and steps[-1].timings.memory_read_s > 0
     assert slot_grid_figure(snap).data and attention_figure(snap).data
+    assert len(agent_figures("sat", snap, steps[-1])) == 2  # the lab's views hook finds both
 
 
 def test_navigator_reaches_the_object_given_the_right_room() -> None:
