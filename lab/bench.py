@@ -10,6 +10,7 @@ import importlib
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from lab.errors import UnknownIdError
 from lab.modules import module_exists
@@ -69,3 +70,13 @@ def markdown_table(header: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def capped_chat_model(spec: str, max_new_tokens: int) -> Any:
+    """The embedded model with a generation cap for a benchmark, or None for any other spec (the run
+    builds it from the spec itself)."""
+    if spec != "embedded":
+        return None
+    from lab.llm.embedded import EmbeddedChatModel
+
+    return EmbeddedChatModel(max_new_tokens=max_new_tokens)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -36,12 +37,21 @@ def games_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("memlab-games")
 
 
+@pytest.fixture
+def games_store(games_home: Path, monkeypatch: pytest.MonkeyPatch):
+    """A run store in the session's shared data dir (generated games are made once, runs add up)."""
+    from lab.store import RunStore
+
+    monkeypatch.setenv("MEMLAB_HOME", str(games_home))
+    s = RunStore()
+    yield s
+    s.close()
+
+
 def memlab(
     *args: str, home: Path, timeout: float = 240, cwd: Path = ROOT
-) -> "subprocess.CompletedProcess[str]":
+) -> subprocess.CompletedProcess[str]:
     """Run the CLI in a subprocess, as a person would."""
-    import subprocess
-
     env = {**os.environ, "MEMLAB_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     return subprocess.run([sys.executable, "-m", "lab.cli", *args], capture_output=True, text=True,
                           env=env, timeout=timeout, cwd=cwd)

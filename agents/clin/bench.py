@@ -18,7 +18,7 @@ from typing import Any
 from tqdm import tqdm
 
 from envs.registry import make_env
-from lab.bench import markdown_table, write_report
+from lab.bench import capped_chat_model, markdown_table, write_report
 from lab.records import RunConfig, RunInfo
 from lab.runner import execute
 from lab.store import RunStore
@@ -54,15 +54,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown condition(s) {sorted(unknown)}; choose from {', '.join(CONDITIONS)}")
     return args
-
-
-def chat_model(spec: str, max_new_tokens: int) -> Any:
-    """The embedded model with its generation cap, or None (the run builds any other spec itself)."""
-    if spec != "embedded":
-        return None
-    from lab.llm.embedded import EmbeddedChatModel
-
-    return EmbeddedChatModel(max_new_tokens=max_new_tokens)
 
 
 def step_cap(options: dict[str, Any]) -> int:
@@ -189,7 +180,7 @@ def verdict(results: list[dict[str, Any]], trials: int) -> str:
 def main(argv: list[str]) -> int:
     """Run the benchmark, print the tables and write ``docs/clin.md``."""
     args = parse_args(argv)
-    model = chat_model(args.llm, args.max_new_tokens)
+    model = capped_chat_model(args.llm, args.max_new_tokens)
     store = RunStore()
     caps = {seed: step_cap({**COOKING, "game_seed": seed}) for seed in range(1, args.games + 1)}
     total = sum(caps.values()) * args.trials * len(args.conditions)

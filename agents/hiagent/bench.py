@@ -18,8 +18,7 @@ from typing import Any
 from tqdm import tqdm
 
 from agents.baselines.full_history import FullHistoryConfig, HistoryMemory
-from envs.registry import specs as env_specs
-from lab.bench import markdown_table, write_report
+from lab.bench import capped_chat_model, markdown_table, write_report
 from lab.llm.client import estimate_tokens
 from lab.records import LLMCall, RunConfig, Step
 from lab.runner import execute
@@ -61,18 +60,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def envs() -> list[str]:
-    """tw-cooking and tw-hunt (tw-treasure when tw-hunt is not registered)."""
-    hunt = "tw-hunt" if "tw-hunt" in env_specs() else "tw-treasure"
-    return ["tw-cooking", hunt]
-
-
-def chat_model(spec: str, max_new_tokens: int) -> Any:
-    """The embedded model with its generation cap, or None (the run builds any other spec itself)."""
-    if spec != "embedded":
-        return None
-    from lab.llm.embedded import EmbeddedChatModel
-
-    return EmbeddedChatModel(max_new_tokens=max_new_tokens)
+    """The issue's two games: tw-cooking and the AriGraph paper's treasure hunt."""
+    return ["tw-cooking", "tw-hunt"]
 
 
 def prompt_tokens(call: LLMCall) -> int:
@@ -303,7 +292,7 @@ short episodes with few finished subgoals show little difference.
 def main(argv: list[str]) -> int:
     """Run the benchmark, print the tables and write ``docs/hiagent.md``."""
     args = parse_args(argv)
-    model = chat_model(args.llm, args.max_new_tokens)
+    model = capped_chat_model(args.llm, args.max_new_tokens)
     store = RunStore()
     plan = [
         (env_id, seed, agent) for env_id in envs() for seed in range(1, args.seeds + 1) for agent in AGENTS

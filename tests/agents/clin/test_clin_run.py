@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
@@ -26,15 +25,9 @@ REPLIES = [
 ]
 
 
-@pytest.fixture
-def store(games_home: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("MEMLAB_HOME", str(games_home))  # the session's data dir: the game is generated once
-    s = RunStore()
-    yield s
-    s.close()
 
 
-def test_clin_learns_across_trials_of_a_real_game(store: RunStore) -> None:
+def test_clin_learns_across_trials_of_a_real_game(games_store: RunStore) -> None:
     config = RunConfig(
         env_id="tw-cooking",
         agent_id="clin",
@@ -43,13 +36,13 @@ def test_clin_learns_across_trials_of_a_real_game(store: RunStore) -> None:
         max_steps=8,
         agent_config={"generator": "deterministic", "record_meta_memory": False},
     )
-    info = execute(config, store, chat_model=FakeListChatModel(responses=REPLIES))
+    info = execute(config, games_store, chat_model=FakeListChatModel(responses=REPLIES))
     assert info.status == "finished", info.message
     assert [(t.trial, t.steps, t.score, t.won) for t in info.summary.trials] == [
         (i, 4, 3.0, True) for i in range(2)
     ]
 
-    steps = store.steps(info.run_id, with_snapshots=True)
+    steps = games_store.steps(info.run_id, with_snapshots=True)
     assert [s.action for s in steps if s.trial == 0] == [
         "examine cookbook",
         "take cilantro from fridge",
@@ -86,7 +79,7 @@ def test_clin_learns_across_trials_of_a_real_game(store: RunStore) -> None:
 
 
 @pytest.mark.skipif(not stop_supported(), reason="the run loop has no Action.stop yet")
-def test_clin_ends_trials_early(store: RunStore) -> None:
+def test_clin_ends_trials_early(games_store: RunStore) -> None:
     """5 identical actions end a trial; so does 1.5 x the walkthrough length (5 commands: 8 steps)."""
     config = RunConfig(
         env_id="tw-cooking",
@@ -96,15 +89,15 @@ def test_clin_ends_trials_early(store: RunStore) -> None:
         max_steps=20,
         agent_config={"generator": "deterministic", "record_meta_memory": False},
     )
-    same = execute(config, store, chat_model=FakeListChatModel(responses=["none $$$ r ### look"]))
-    steps = store.steps(same.run_id)
+    same = execute(config, games_store, chat_model=FakeListChatModel(responses=["none $$$ r ### look"]))
+    steps = games_store.steps(same.run_id)
     assert [t.steps for t in same.summary.trials] == [6, 6]
     assert steps[5].action == STOP_COMMAND and steps[5].trial_end
     assert steps[5].thoughts["end_trial"] == "5 identical actions in a row"
     alternating = execute(
         config,
-        store,
+        games_store,
         chat_model=FakeListChatModel(responses=["none $$$ r ### look", "none $$$ r ### inventory"]),
     )
     assert [t.steps for t in alternating.summary.trials] == [9, 9]
-    assert "walkthrough length (5)" in store.steps(alternating.run_id)[8].thoughts["end_trial"]
+    assert "walkthrough length (5)" in games_store.steps(alternating.run_id)[8].thoughts["end_trial"]

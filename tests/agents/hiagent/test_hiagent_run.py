@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
@@ -25,23 +24,17 @@ REPLIES = [
 ]
 
 
-@pytest.fixture
-def store(games_home: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("MEMLAB_HOME", str(games_home))  # the session's data dir: the game is generated once
-    s = RunStore()
-    yield s
-    s.close()
 
 
-def test_hiagent_plays_a_real_game_with_subgoal_chunks(store: RunStore) -> None:
+def test_hiagent_plays_a_real_game_with_subgoal_chunks(games_store: RunStore) -> None:
     info = execute(
         RunConfig(env_id="tw-cooking", agent_id="hiagent", llm="fake:x", max_steps=8),
-        store,
+        games_store,
         chat_model=FakeListChatModel(responses=REPLIES),
     )
     assert info.status == "finished", info.message
     assert info.summary.won and info.summary.env_steps == 4
-    steps = store.steps(info.run_id, with_snapshots=True)
+    steps = games_store.steps(info.run_id, with_snapshots=True)
     assert [s.action for s in steps] == [
         "examine cookbook",
         "take cilantro from fridge",
