@@ -177,9 +177,9 @@ def test_go_to_an_unknown_room_plays_nothing_and_shows_the_error() -> None:
     assert ariadne.graph.episodes[-1].text.startswith("Game step #2\nDestination is unknown")
 
 
-def test_rules_agent_finishes_a_small_treasure_hunt(paper_store) -> None:
+def test_rules_agent_finishes_a_small_treasure_hunt(games_store) -> None:
     scorer = PromptScorer(responses=["x"], prompts=[])
-    store = paper_store
+    store = games_store
     info = execute(
         RunConfig(
             env_id="tw-hunt",
@@ -202,12 +202,12 @@ def test_rules_agent_finishes_a_small_treasure_hunt(paper_store) -> None:
     assert {"room", "object", "episodic"} <= {n.kind for n in memory.nodes} and memory.retrieved
 
 
-def test_go_to_the_current_room_costs_one_step(paper_store) -> None:
+def test_go_to_the_current_room_costs_one_step(games_store) -> None:
     class GoHere(PromptScorer):
         def score_options(self, messages, options):
             return [1.0 if o == "go to room a" else 0.0 for o in options]
 
-    store = paper_store
+    store = games_store
     info = execute(
         RunConfig(
             env_id="tw-hunt",
@@ -227,7 +227,7 @@ def test_go_to_the_current_room_costs_one_step(paper_store) -> None:
 
 
 @pytest.mark.parametrize("agent_id", ["arigraph", "arigraph-full-history", "summary", "rag"])
-def test_every_agent_survives_malformed_replies(paper_store, agent_id: str) -> None:
+def test_every_agent_survives_malformed_replies(games_store, agent_id: str) -> None:
     replies = {
         "extract": ["prose only", "a, b"],
         "refine": ["???"],
@@ -248,7 +248,7 @@ def test_every_agent_survives_malformed_replies(paper_store, agent_id: str) -> N
             llm="fake:x",
             max_steps=3,
         ),
-        paper_store,
+        games_store,
         chat_model=RoutingFake(responses=["x"], replies=replies, seen=[]),
     )
     assert info.status == "finished" and info.n_steps == 3

@@ -25,8 +25,8 @@ def run(store, reflections: list[str], **config):
     return info, store.steps(info.run_id), model.seen
 
 
-def test_reflections_enter_later_trials_and_persist_across_them(paper_store) -> None:
-    info, steps, seen = run(paper_store, [FIRST, "", "Open the White locker with Key 1."])
+def test_reflections_enter_later_trials_and_persist_across_them(games_store) -> None:
+    info, steps, seen = run(games_store, [FIRST, "", "Open the White locker with Key 1."])
     assert info.status == "finished" and [t.trial for t in info.summary.trials] == [0, 1, 2]
     reflect = [prompt for kind, prompt in seen if kind == "reflect"]
     assert len(reflect) == 3  # every trial failed
@@ -40,16 +40,16 @@ def test_reflections_enter_later_trials_and_persist_across_them(paper_store) -> 
     assert by_trial[0].thoughts["reflection"] == wanted.removeprefix("Trial 1: ")
     assert by_trial[1].thoughts["reflection_parse_failure"] == "empty reply"  # nothing added, recorded
     assert [c.purpose for c in by_trial[2].llm_calls][-1] == "reflect"
-    final = paper_store.memory_at(info.run_id, len(steps) - 1)
+    final = games_store.memory_at(info.run_id, len(steps) - 1)
     assert [(r.id, r.kind) for r in final.records if r.kind == "reflection"] == [
         ("reflection-0", "reflection"),
         ("reflection-2", "reflection"),
     ]
 
 
-def test_only_the_newest_reflections_are_kept(paper_store) -> None:
-    info, steps, seen = run(paper_store, ["First.", "Second.", "Third."], max_reflections=1)
-    final = paper_store.memory_at(info.run_id, len(steps) - 1)
+def test_only_the_newest_reflections_are_kept(games_store) -> None:
+    info, steps, seen = run(games_store, ["First.", "Second.", "Third."], max_reflections=1)
+    final = games_store.memory_at(info.run_id, len(steps) - 1)
     assert [r.text for r in final.records if r.kind == "reflection"] == ["Third."]
     last_act = [prompt for kind, prompt in seen if kind == "act"][-1]
     assert "Trial 2: Second." in last_act and "First." not in last_act
