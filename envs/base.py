@@ -50,8 +50,8 @@ class Observation:
     """Ground truth: ``facts`` (list of strings), ``walkthrough``... Never given to agents."""
 
     def public(self) -> Observation:
-        """A copy without ground truth: what a (non-oracle) agent may see."""
-        return replace(self, privileged={})
+        """Without ground truth: what a (non-oracle) agent may see (itself when it holds none)."""
+        return replace(self, privileged={}) if self.privileged else self
 
 
 class Env(Protocol):

@@ -167,7 +167,7 @@ class Loop:
 
     def play(self, obs: Observation, action: Action) -> tuple[Observation, float, float, list[str]]:
         """Play the action's env commands (a macro is several); stop early when the trial ends."""
-        start, reward, played, nxt = time.perf_counter(), 0.0, [], replace(obs, reward=0.0)
+        start, reward, played, nxt = time.perf_counter(), 0.0, [], None
         commands = action.env_commands if action.env_commands is not None else [action.command]
         for command in [] if action.stop else commands:
             nxt = self.env.step(command)
@@ -176,6 +176,8 @@ class Loop:
             if nxt.done:
                 break
         self.env_steps += len(played)
+        if nxt is None:  # nothing played (a stop, an empty macro): the same state, no reward
+            nxt = replace(obs, reward=0.0)
         return nxt, reward, time.perf_counter() - start, played
 
     def end_trial(self, trial: int, t: int, last: Observation) -> None:
