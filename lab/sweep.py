@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
+import types
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any, Callable
@@ -107,6 +111,26 @@ def _store_result(store: RunStore, result: SweepResult, payload: str) -> None:
     result.failed += run.summary.status != "finished"
 
 
+@contextmanager
+def main_not_reimported() -> Iterator[None]:
+    """Start worker processes without re-running the caller's ``__main__`` script in each of them.
+
+    multiprocessing re-imports ``__main__`` from its file in every new worker unless it was run as a
+    module. The workers need only :func:`run_cell` (in this module), and the caller may be a script that
+    cannot be re-run: a Streamlit page, a notebook kernel, a script without an ``if __name__`` guard.
+    While workers start, ``__main__`` is a bare module; the caller's is put back at once.
+    """
+    main = sys.modules.get("__main__")
+    if main is None or getattr(getattr(main, "__spec__", None), "name", None):
+        yield  # run as a module (``python -m lab.cli``): workers import it by name, which is safe
+        return
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 def run_local(todo: list[RunConfig], store: RunStore, result: SweepResult, workers: int,
               progress: Progress | None) -> None:
     """A local process pool; a dead worker ends the sweep with a clear error."""
@@ -115,15 +139,16 @@ def run_local(todo: list[RunConfig], store: RunStore, result: SweepResult, worke
     context = get_context("forkserver")
     context.set_forkserver_preload(["lab.sweep"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(run_cell, config.model_dump_json()) for config in todo]
+        with main_not_reimported():  # the workers start with the first submits
+            futures = [pool.submit(run_cell, config.model_dump_json()) for config in todo]
         try:
             for done, future in enumerate(as_completed(futures), 1):
                 _store_result(store, result, future.result())
                 if progress:
                     progress(done, len(todo))
         except BrokenProcessPool:
-            raise LabError(f"a sweep worker died; {len(result.run_ids)} finished run(s) of this pass are stored; "
-                           "run the same command again to resume") from None
+            raise LabError(f"a sweep worker died; {len(result.run_ids)} finished run(s) of this pass are "
+                           "stored; run the same command again to resume") from None
 
 
 def run_ray(todo: list[RunConfig], store: RunStore, result: SweepResult, address: str | None,

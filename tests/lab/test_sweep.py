@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
+import types
 
 import psutil
 import pytest
@@ -30,6 +32,20 @@ def test_local_sweep_runs_the_grid_and_resumes(store: RunStore) -> None:
     assert all(len(store.steps(r.run_id)) == r.n_steps == 10 for r in runs)
     again = sweep(spec, store, workers=2)
     assert again.skipped == 2 and again.run_ids == [] and again.label == first.label
+
+
+def test_a_main_script_that_cannot_be_rerun_does_not_reach_the_workers(
+    store: RunStore, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = tmp_path / "page.py"  # like a Streamlit page or a notebook: re-running it in a worker fails
+    script.write_text("raise SystemExit('this script must not run again in a worker')\n")
+    caller = types.ModuleType("__main__")
+    caller.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", caller)
+    spec = SweepSpec(agents=["random"], envs=[GRID], seeds=[3], max_steps=5, name="main-script")
+    result = sweep(spec, store, workers=1)
+    assert len(result.run_ids) == 1 and result.failed == 0
+    assert sys.modules["__main__"] is caller  # put back
 
 
 def test_bad_cells_are_refused_before_anything_runs(store: RunStore) -> None:
