@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 from pathlib import Path
@@ -104,10 +105,11 @@ def run_scores(
     """Run every agent on every row through the lab's run loop; one result dict per run (``reflexion``
     plays ``reflexion_trials`` trials: its score is the last trial's, its steps the mean per trial)."""
     from lab.records import RunConfig
-    from lab.runner import execute
+    from lab.runner import execute, prepare
     from lab.store import RunStore
 
     store, results = RunStore(), []
+    done = {_key(r.config): r for r in store.list_runs(limit=100_000, label=LABEL, status="finished")}
     jobs = [(row, agent) for row in rows for agent in agents]
     for (label, env, options, steps, note), agent in tqdm(jobs, desc="(a) scores", unit="run"):
         limit = min(steps, step_cap) if step_cap else steps
@@ -120,13 +122,14 @@ def run_scores(
             seed=1,
             trials=reflexion_trials if agent == "reflexion" else 1,
             agent_config=agent_config(agent, note, encoder, section_chars),
-            label="bench arigraph",
+            label=LABEL,
         )
-        info = execute(config, store)
+        info = done.get(_key(prepare(config).config)) or execute(config, store)  # the same command resumes
         summary = info.summary
         results.append(
             {
                 "row": label,
+                "run": json.dumps(options, sort_keys=True),
                 "agent": agent,
                 "status": info.status,
                 "message": summary.message,
@@ -137,9 +140,39 @@ def run_scores(
                 "env_steps": summary.env_steps,
                 "limit": limit,
                 "wall_s": summary.wall_s,
+                "actions": [step.action for step in store.steps(info.run_id) if step.trial == 0],
             }
         )
     return results
+
+
+LABEL = "bench arigraph"
+"""The run label of part (a); a finished run with the same config is reused, not run again."""
+
+
+def _key(config: Any) -> str:
+    """What makes two part-(a) runs the same: their whole config, defaults filled in (as stored)."""
+    return json.dumps(config.model_dump(mode="json"), sort_keys=True)
+
+
+def agreement_table(results: list[dict], reference: str = "arigraph") -> str:
+    """Rows: game family; columns: the other agents; cells: the share of trial-0 steps whose action equals
+    ``reference``'s at the same step (mean ± std over seeds). 1.00 means the memory changed nothing."""
+    others = [a for a in dict.fromkeys(r["agent"] for r in results) if a != reference]
+    base = {(r["row"], r["run"]): r["actions"] for r in results if r["agent"] == reference}
+    rows = []
+    for label in dict.fromkeys(r["row"] for r in results):
+        cells = []
+        for agent in others:
+            shares = [
+                sum(a == b for a, b in zip(r["actions"], base[(label, r["run"])], strict=False))
+                / max(len(r["actions"]), len(base[(label, r["run"])]), 1)
+                for r in results
+                if r["row"] == label and r["agent"] == agent and (label, r["run"]) in base
+            ]
+            cells.append(mean_std(shares))
+        rows.append([label, *cells])
+    return markdown_table(["game", *others], rows)
 
 
 def normalised(score: float, max_score: float | None) -> float:
@@ -300,7 +333,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--llm", default="embedded", help="LLM spec of the agents and of the llm extractor")
     parser.add_argument(
-        "--llm-steps", type=int, default=None, help="walkthrough steps of the llm extractor in (b) (30; quick 6)"
+        "--llm-steps", type=int, default=None,
+        help="walkthrough steps of the llm extractor in (b) (default 30; quick 6)",
     )
     parser.add_argument("--parts", default="abc", help="which parts to run: any of a, b, c")
     parser.add_argument("--agents", default=",".join(AGENTS), help="comma-separated agent ids for part (a)")
@@ -353,6 +387,9 @@ def main(argv: list[str]) -> int:
                  scores_table(results),
                  "Reflexion's cell is its last trial; steps are per trial. Its score per trial:",
                  trials_table(results) or "(no multi-trial runs)",
+                 "Share of trial-0 steps on which each agent chose the same action as `arigraph` at the same "
+                 "step (1.00: its memory changed no choice of the actor):",
+                 agreement_table(results),
                  f"Runs that did not finish cleanly: {failed or 'none'}."]
         report(body)
     return 0
