@@ -306,16 +306,19 @@ def report(body: list[str]) -> None:
     """Print the report so far and (re)write docs/arigraph.md, keeping the parts this run did not redo."""
     text = "\n\n".join(body)
     print(text, flush=True)
-    kept = [part for key, part in sections(DOCS / "arigraph.md").items() if f"## {key}" not in text]
-    path = write_report("arigraph", "AriGraph benchmark", "\n".join([text, *kept]))
+    parts = {**sections(DOCS / "arigraph.md"), **sections_of(text)}  # this run's parts replace older ones
+    path = write_report("arigraph", "AriGraph benchmark", "\n".join(parts[key] for key in sorted(parts)))
     print(f"\nwrote {path}", flush=True)
 
 
 def sections(path: Path) -> dict[str, str]:
     """The ``## (a)``, ``## (b)``, ``## (c)`` sections of an earlier report, by their ``(x)`` key."""
-    if not path.is_file():
-        return {}
-    parts = path.read_text(encoding="utf-8").split("\n## (")[1:]
+    return sections_of(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def sections_of(text: str) -> dict[str, str]:
+    """The ``## (x)`` sections of a report text, by their ``(x)`` key."""
+    parts = ("\n" + text).split("\n## (")[1:]
     return {f"({part[0]})": f"\n## ({part.rstrip()}\n" for part in parts}
 
 
