@@ -55,8 +55,9 @@ def test_bad_cells_are_refused_before_anything_runs(store: RunStore) -> None:
 
 
 def test_a_killed_worker_keeps_finished_runs_and_the_sweep_resumes(store: RunStore) -> None:
+    # runs long enough (~5k steps each) that the kill lands while most cells are still running
     spec = SweepSpec(agents=["random"], envs=["minigrid:MiniGrid-Empty-8x8-v0"], seeds=list(range(5)),
-                     max_steps=256, trials=6, name="killed")
+                     max_steps=256, trials=20, name="killed")
     outcome: dict[str, object] = {}
     thread = threading.Thread(target=lambda: outcome.update(result=_catch(lambda: sweep(spec, store, workers=2))))
     thread.start()
