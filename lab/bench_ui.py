@@ -224,7 +224,7 @@ def result_rows(cold: float, warm: float, changes: list[float]) -> list[list[str
 def report_text(table: str, args: argparse.Namespace, size: str) -> str:
     """The body of docs/ui.md."""
     return (
-        f"Measured by `memlab bench ui` ({__name__}) with Playwright driving Debian's headless Chromium "
+        "Measured by `memlab bench ui` (`lab.bench_ui`) with Playwright driving Debian's headless Chromium "
         f"against `streamlit run lab/app.py` on this machine. The run: {args.steps} MiniGrid steps recorded "
         f"by `lab.views.demo` (DoorKey-16x16, random moves) with a place-graph memory of {size}; keyframes "
         f"every 10 steps. Explore opens at step {args.steps // 2} through a deep link; then the right-arrow "
