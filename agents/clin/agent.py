@@ -171,11 +171,8 @@ class ClinAgent:
             self.config.identical_action_limit,
             self.config.walkthrough_factor,
         )
-        stop = stop_action(reason, thoughts) if reason else None
-        if stop is not None:
-            return stop
         if reason:
-            thoughts["early_stop_unavailable"] = reason
+            return stop_action(reason, thoughts)
         mode = self.config.decision
         if mode == "score" or (mode == "auto" and self.llm.can_score):
             return self.act_scored(observation, thoughts)
@@ -241,16 +238,9 @@ class ClinAgent:
         return not observation.admissible or action.lower() in {a.lower() for a in observation.admissible}
 
     def task_complete(self, reply: str, thoughts: dict[str, Any]) -> Action:
-        """``TASK_COMPLETE``: end the trial (CLIN plays ``exit``); a recorded fallback if the loop cannot."""
+        """``TASK_COMPLETE``: end the trial (CLIN plays ``exit``)."""
         thoughts["task_complete"] = reply
-        stop = stop_action("the agent declared TASK_COMPLETE", thoughts)
-        if stop is not None:
-            return stop
-        thoughts["fallback"] = {
-            "reason": "TASK_COMPLETE, but the run loop cannot end a trial early",
-            "action": self.config.fallback_action,
-        }
-        return Action(command=self.config.fallback_action, thoughts=thoughts)
+        return stop_action("the agent declared TASK_COMPLETE", thoughts)
 
     # ----------------------------------------------------------------- learning
     def observe(self, transition: Transition) -> None:

@@ -249,45 +249,6 @@ class ClinMemory:
         """Note which learnings (1-based ids) the actor cited at this step."""
         self.used = [i for i in ids if 1 <= i <= len(self.learnings)]
 
-    def _learning_record(self, number: int, learning: Learning) -> MemRecord:
-        attrs = {
-            "number": number,
-            "cause": learning.cause,
-            "relation": learning.relation,
-            "certainty": learning.certainty,
-            "effect": learning.effect,
-            "trial": learning.trial,
-            "status": self.status.get(learning.key, "kept"),
-            "source": "meta" if learning.trial == META_TRIAL else "trial",
-        }
-        return MemRecord(
-            id=learning.record_id,
-            kind="learning",
-            text=learning.text(),
-            attrs=attrs,
-            added_step=self.since.get(learning.key),
-        )
-
-    def _dropped_record(self, learning: Learning, added: int, removed: int) -> MemRecord:
-        attrs = {
-            "number": None,
-            "cause": learning.cause,
-            "relation": learning.relation,
-            "certainty": learning.certainty,
-            "effect": learning.effect,
-            "trial": learning.trial,
-            "status": "dropped",
-            "source": "meta" if learning.trial == META_TRIAL else "trial",
-        }
-        return MemRecord(
-            id=learning.record_id,
-            kind="learning",
-            text=learning.text(),
-            attrs=attrs,
-            added_step=added,
-            removed_step=removed,
-        )
-
     @staticmethod
     def _trial_record(record: TrialRecord) -> MemRecord:
         attrs = {
@@ -308,8 +269,31 @@ class ClinMemory:
 
     def snapshot(self) -> MemorySnapshot:
         """Learnings (current, then dropped ones with ``removed_step``), trial records, the prompt text."""
-        records = [self._learning_record(i, learning) for i, learning in enumerate(self.learnings, 1)]
-        records += [self._dropped_record(*value) for value in self.dropped.values()]
+        records = [
+            learning_record(learning, i, self.status.get(learning.key, "kept"), self.since.get(learning.key))
+            for i, learning in enumerate(self.learnings, 1)
+        ]
+        records += [
+            learning_record(learning, None, "dropped", added, removed)
+            for learning, added, removed in self.dropped.values()
+        ]
         records += [self._trial_record(record) for record in self.trials]
         retrieved = [self.learnings[i - 1].record_id for i in self.used]
         return MemorySnapshot(records=records, prompt_text=self.prompt_text, retrieved=retrieved)
+
+
+def learning_record(learning: Learning, number: int | None, status: str, added: int | None,
+                    removed: int | None = None) -> MemRecord:
+    """A learning as a snapshot record (``number``: its 1-based id in the prompt; None once dropped)."""
+    attrs = {
+        "number": number,
+        "cause": learning.cause,
+        "relation": learning.relation,
+        "certainty": learning.certainty,
+        "effect": learning.effect,
+        "trial": learning.trial,
+        "status": status,
+        "source": "meta" if learning.trial == META_TRIAL else "trial",
+    }
+    return MemRecord(id=learning.record_id, kind="learning", text=learning.text(), attrs=attrs,
+                     added_step=added, removed_step=removed)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Protocol
 
 import torch
@@ -127,13 +127,6 @@ def early_stop_reason(
     return None
 
 
-def stop_supported() -> bool:
-    """Whether the run loop lets an agent end a trial (``Action.stop``)."""
-    return "stop" in {f.name for f in fields(Action)}
-
-
-def stop_action(reason: str, thoughts: dict[str, object]) -> Action | None:
-    """An action that ends the trial, or None when the run loop cannot end one early."""
-    if not stop_supported():
-        return None
-    return Action(command=STOP_COMMAND, thoughts={**thoughts, "end_trial": reason}, stop=True)  # type: ignore[call-arg]
+def stop_action(reason: str, thoughts: dict[str, object]) -> Action:
+    """An action that ends the trial (the run loop plays nothing for it), with the reason recorded."""
+    return Action(command=STOP_COMMAND, thoughts={**thoughts, "end_trial": reason}, stop=True)

@@ -12,7 +12,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from agents.clin import ClinAgent, ClinConfig
 from agents.clin.memory import Learning, TrialRecord
 from agents.clin.meta import MetaMemoryStore, episode_key
-from agents.clin.protocol import early_stop_reason, parse_reply, stop_supported
+from agents.clin.protocol import early_stop_reason, parse_reply
 from envs.base import Observation
 from lab.llm import LLM
 from lab.protocols import AgentContext, Task, TrialOutcome, Transition
@@ -146,10 +146,7 @@ def test_task_complete_ends_the_trial_or_is_recorded(tmp_path: Path) -> None:
     agent, _ = make_agent(["I used learning id(s): none $$$ all done ### TASK_COMPLETE"], tmp_path)
     action = agent.act(obs())
     assert action.thoughts["task_complete"]
-    if stop_supported():
-        assert action.stop and action.thoughts["end_trial"] == "the agent declared TASK_COMPLETE"
-    else:
-        assert action.command == "look" and "TASK_COMPLETE" in action.thoughts["fallback"]["reason"]
+    assert action.stop and action.thoughts["end_trial"] == "the agent declared TASK_COMPLETE"
 
 
 def test_early_stop_rules() -> None:

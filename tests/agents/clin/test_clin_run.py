@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from agents.clin.protocol import STOP_COMMAND, stop_supported
+from agents.clin.protocol import STOP_COMMAND
 from agents.clin.views import learning_changes
 from lab.records import RunConfig
 from lab.runner import execute
@@ -78,7 +77,6 @@ def test_clin_learns_across_trials_of_a_real_game(games_store: RunStore) -> None
     assert any("strengthened since the previous trial end" in c.value for c in panel.caption)
 
 
-@pytest.mark.skipif(not stop_supported(), reason="the run loop has no Action.stop yet")
 def test_clin_ends_trials_early(games_store: RunStore) -> None:
     """5 identical actions end a trial; so does 1.5 x the walkthrough length (5 commands: 8 steps)."""
     config = RunConfig(
