@@ -15,7 +15,7 @@ from lab.protocols import AgentConfig, AgentSpec
 AGENT_PACKAGES = (
     "agents.baselines", "agents.arigraph", "agents.hiagent", "agents.clin", "agents.graph_schemas", "agents.sat",
 )
-"""Packages that export ``SPECS``; a package not yet in this checkout is skipped, an import error is not."""
+"""Packages that export ``SPECS``."""
 
 
 @cache

@@ -17,7 +17,7 @@ from lab.modules import collect_specs
 
 
 ENV_MODULES = ("envs.textworld_env", "envs.tw_paper", "envs.minigrid_env", "envs.aliased_room", "envs.room_recall")
-"""Modules that export ``SPECS``; a module not yet in this checkout is skipped, an import error is not."""
+"""Modules that export ``SPECS``."""
 
 
 @cache

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import UnknownIdError
-from lab.modules import module_exists
 
 BENCHES = {
     "arigraph": "agents.arigraph.bench",
@@ -28,17 +27,11 @@ TRAINERS = {"sat": "agents.sat.train", "schemas": "agents.graph_schemas.train"}
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
-def available(table: dict[str, str]) -> dict[str, str]:
-    """The entries whose module is in this checkout."""
-    return {name: mod for name, mod in table.items() if module_exists(mod)}
-
-
 def dispatch(table: dict[str, str], kind: str, name: str, argv: list[str]) -> int:
     """Run ``main(argv)`` of the named module."""
-    present = available(table)
-    if name not in present:
-        raise UnknownIdError(kind, name, list(present))
-    return int(importlib.import_module(present[name]).main(argv) or 0)
+    if name not in table:
+        raise UnknownIdError(kind, name, list(table))
+    return int(importlib.import_module(table[name]).main(argv) or 0)
 
 
 def machine() -> str:

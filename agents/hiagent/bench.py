@@ -28,10 +28,8 @@ AGENTS = ("hiagent", "full-history")
 GAMES: dict[str, dict[str, Any]] = {
     "tw-cooking": {"recipe": 2, "take": 1, "go": 6, "open": True},
     "tw-hunt": {},
-    "tw-treasure": {"level": 10},
 }
-"""Options per env: cooking with six rooms and closed doors; the AriGraph Treasure Hunt (tw-treasure
-level 10, five rooms, when tw-hunt is not registered)."""
+"""Options per env: cooking with six rooms and closed doors; the AriGraph paper's Treasure Hunt."""
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
