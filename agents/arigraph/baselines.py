@@ -103,7 +103,8 @@ class FullHistoryPlanAgent(BaselineAgent):
 
 class ReflexionAgent(FullHistoryPlanAgent):
     """Reflexion: after a failed trial the LLM reflects on the trajectory; the newest reflections persist
-    across trials (the only memory that does) and enter every prompt as their own section."""
+    across trials and enter every prompt as their own section. Each trial's end (outcome, and the reflection
+    or why there is none) is a ``trial`` record of the snapshot."""
 
     id: ClassVar[str] = "reflexion"
     reflections_title: ClassVar[str] = "Your reflections on earlier attempts at this game"
@@ -112,44 +113,49 @@ class ReflexionAgent(FullHistoryPlanAgent):
         super().__init__(config, ctx)
         self.config: ReflexionConfig = config
         self.reflections: list[tuple[int, str]] = []  # (trial that wrote it, text), oldest first
-        self.thoughts: dict[str, Any] = {}
+        self.trial_records: list[MemRecord] = []
 
     def reset(self, task: Task) -> None:
-        """The trajectory starts blank; the reflections stay (as records of the snapshot)."""
+        """The trajectory starts blank; the reflections and trial records stay."""
         super().reset(task)
-        self.store.records = [self.reflection_record(trial, text) for trial, text in self.reflections]
+        self.store.records = self.carried()
 
-    @staticmethod
-    def reflection_record(trial: int, text: str) -> MemRecord:
-        """A reflection as a snapshot record."""
-        return MemRecord(id=f"reflection-{trial}", kind="reflection", text=text, attrs={"trial": trial})
+    def carried(self) -> list[MemRecord]:
+        """The records that cross trials: the kept reflections, then one record per ended trial."""
+        reflections = [
+            MemRecord(id=f"reflection-{trial}", kind="reflection", text=text, attrs={"trial": trial})
+            for trial, text in self.reflections
+        ]
+        return reflections + self.trial_records
 
     def recall(self, obs: Observation, text: str, thoughts: dict[str, Any]) -> list[tuple[str, str]]:
         """The reflections section (none before the first failed trial)."""
-        self.thoughts = thoughts  # the trial's last step records what ``end_trial`` wrote
         if not self.reflections:
             return []
         body = "\n".join(f"Trial {trial + 1}: {text}" for trial, text in self.reflections)
         return [(self.reflections_title, body)]
 
     def end_trial(self, outcome: TrialOutcome) -> None:
-        """Reflect on a failed trial (LLM call "reflect"); an empty reply adds nothing and is recorded."""
-        if outcome.won and not self.config.reflect_on_win:
-            return
-        with self.ctx.clock.phase("memory_write"):
-            trajectory = "\n".join(self.history)[-self.config.max_trajectory_chars :]
-            prompt = render(prompts.REFLECT, outcome=verbal_outcome(outcome), goal=self.goal,
-                            trajectory=trajectory or "(no steps)")
-            reply = self.llm.chat([("system", prompts.ASSISTANT), ("user", prompt)], purpose="reflect")
-        text = clean_reflection(reply)
-        if not text:
-            self.thoughts["reflection_parse_failure"] = reply[:500] or "empty reply"
-            return
-        self.thoughts["reflection"] = text
-        self.reflections = (self.reflections + [(outcome.trial, text)])[-self.config.max_reflections :]
-        self.store.records = [r for r in self.store.records if r.kind != "reflection"] + [
-            self.reflection_record(trial, body) for trial, body in self.reflections
-        ]
+        """Reflect on a failed trial (LLM call "reflect"); an empty reply adds no reflection, and the trial
+        record says so."""
+        attrs: dict[str, Any] = {"trial": outcome.trial, "score": outcome.score, "won": outcome.won}
+        if not outcome.won or self.config.reflect_on_win:
+            with self.ctx.clock.phase("memory_write"):
+                trajectory = "\n".join(self.history)[-self.config.max_trajectory_chars :]
+                prompt = render(prompts.REFLECT, outcome=verbal_outcome(outcome), goal=self.goal,
+                                trajectory=trajectory or "(no steps)")
+                reply = self.llm.chat([("system", prompts.ASSISTANT), ("user", prompt)], purpose="reflect")
+            text = clean_reflection(reply)
+            if text:
+                attrs["reflection"] = text
+                kept = self.reflections + [(outcome.trial, text)]
+                self.reflections = kept[-self.config.max_reflections :]
+            else:
+                attrs["reflection_parse_failure"] = reply[:500] or "empty reply"
+        self.trial_records.append(MemRecord(id=f"trial-{outcome.trial}", kind="trial", attrs=attrs,
+                                            text=f"Trial {outcome.trial + 1}: {verbal_outcome(outcome)}"))
+        self.store.records = [r for r in self.store.records if r.kind not in ("reflection", "trial")]
+        self.store.records = self.carried() + self.store.records
 
 
 def verbal_outcome(outcome: TrialOutcome) -> str:

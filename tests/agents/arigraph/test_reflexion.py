@@ -37,14 +37,19 @@ def test_reflections_enter_later_trials_and_persist_across_them(games_store) -> 
     wanted = "Trial 1: I only looked around. Next time take the key first. Then unlock the locker."
     assert all(wanted in p for p in acts[2:]) and not any("Extra." in p for p in acts)
     by_trial = {s.trial: s for s in steps if s.trial_end}
-    assert by_trial[0].thoughts["reflection"] == wanted.removeprefix("Trial 1: ")
-    assert by_trial[1].thoughts["reflection_parse_failure"] == "empty reply"  # nothing added, recorded
-    assert [c.purpose for c in by_trial[2].llm_calls][-1] == "reflect"
+    assert [c.purpose for c in by_trial[2].llm_calls][-1] == "reflect"  # recorded in the trial's last step
     final = games_store.memory_at(info.run_id, len(steps) - 1)
     assert [(r.id, r.kind) for r in final.records if r.kind == "reflection"] == [
         ("reflection-0", "reflection"),
         ("reflection-2", "reflection"),
     ]
+    trials = {r.id: r for r in final.records if r.kind == "trial"}
+    assert trials["trial-0"].attrs["reflection"] == wanted.removeprefix("Trial 1: ")
+    assert trials["trial-1"].attrs["reflection_parse_failure"] == "empty reply"  # nothing added, recorded
+    assert trials["trial-2"].text == "Trial 3: ran out of steps after 2 steps with a score of 0 out of 3"
+    after_first = games_store.memory_at(info.run_id, by_trial[0].index)  # the trial-end keyframe has it
+    carried = [r.id for r in after_first.records if r.kind in ("reflection", "trial")]
+    assert carried == ["reflection-0", "trial-0"]
 
 
 def test_only_the_newest_reflections_are_kept(games_store) -> None:
