@@ -6,8 +6,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -46,6 +50,20 @@ def games_store(games_home: Path, monkeypatch: pytest.MonkeyPatch):
     s = RunStore()
     yield s
     s.close()
+
+
+PAGE_TIMEOUT = 60
+"""Seconds an AppTest run of a page may take."""
+
+
+def page(name: str, **params: str) -> AppTest:
+    """A Streamlit page (``pages/<name>.py``) with query parameters set, run once by AppTest."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"))
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run(timeout=PAGE_TIMEOUT)
 
 
 def memlab(

@@ -111,6 +111,11 @@ def latent_graph_figure(snapshot: MemorySnapshot, title: str = "Latent graph (cl
             hoverinfo="text",
         )
     )
+    return map_layout(fig, title)
+
+
+def map_layout(fig: go.Figure, title: str) -> go.Figure:
+    """A map's layout: no axes, square cells, no legend."""
     fig.update_layout(
         title=title,
         showlegend=False,
@@ -184,14 +189,7 @@ def grid_figure(snapshot: MemorySnapshot, title: str = "Room through the clone-t
             xref="paper",
             yref="paper",
         )
-    fig.update_layout(
-        title=title,
-        showlegend=False,
-        xaxis={"visible": False},
-        yaxis={"visible": False, "scaleanchor": "x"},
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-    )
-    return fig
+    return map_layout(fig, title)
 
 
 def learning_curves(snapshot: MemorySnapshot) -> dict[str, list[float]]:

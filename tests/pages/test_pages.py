@@ -5,22 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from lab.store import RunStore
-from tests.conftest import ROOT
+from tests.conftest import PAGE_TIMEOUT as TIMEOUT
+from tests.conftest import page
 from tests.pages.conftest import HOSTILE, Recorded
-
-PAGES = ROOT / "pages"
-TIMEOUT = 60
-
-
-def page(name: str, **params: str) -> AppTest:
-    """A page with query parameters set, run once."""
-    at = AppTest.from_file(str(PAGES / f"{name}.py"))
-    for key, value in params.items():
-        at.query_params[key] = value
-    return at.run(timeout=TIMEOUT)
 
 
 def texts(elements) -> str:

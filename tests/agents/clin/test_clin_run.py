@@ -10,7 +10,7 @@ from agents.clin.views import learning_changes
 from lab.records import RunConfig
 from lab.runner import execute
 from lab.store import RunStore
-from tests.pages.test_pages import page
+from tests.conftest import page
 
 pytestmark = pytest.mark.filterwarnings("ignore::jericho.UnsupportedGameWarning")
 
