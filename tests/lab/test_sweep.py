@@ -65,15 +65,25 @@ def test_a_killed_worker_keeps_finished_runs_and_the_sweep_resumes(store: RunSto
     while time.time() < deadline and not store.list_runs(label=spec.label()):
         time.sleep(0.2)
     assert store.list_runs(label=spec.label()), "no run finished in time"
-    me = psutil.Process()
-    workers = [p for p in me.children(recursive=True) if p.ppid() != me.pid]  # forked by the forkserver
-    workers[0].kill()
+    _pool_workers()[0].kill()
     thread.join(120)
     assert isinstance(outcome["result"], LabError) and "run the same command again" in str(outcome["result"])
     kept = store.list_runs(label=spec.label())
     assert kept and all(r.status == "finished" and len(store.steps(r.run_id)) == r.n_steps for r in kept)
     resumed = sweep(spec, store, workers=2)
     assert resumed.skipped == len(kept) and len(kept) + len(resumed.run_ids) == 5
+
+
+def _pool_workers() -> list[psutil.Process]:
+    """The sweep's workers: the children of this process's forkserver.
+
+    Not every grandchild of the test process: a session-wide browser (the UI tests) has its own.
+    """
+    servers = [p for p in psutil.Process().children()
+               if any("forkserver" in part for part in p.cmdline())]
+    workers = [w for server in servers for w in server.children()]
+    assert workers, "no sweep worker found"
+    return workers
 
 
 def _catch(fn):
