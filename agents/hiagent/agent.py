@@ -127,12 +127,13 @@ class HiAgent:
         return (observation.objective or self.task.objective).strip()
 
     def messages(self, observation: Observation, error: str | None = None) -> list[tuple[str, str]]:
-        """The action prompt: note, example, goal, working memory (truncated to the token budget)."""
+        """The action prompt: note, example (unless off), goal, working memory (fit to the token budget)."""
         note = prompts.NOTE_SCORE if self.scored else prompts.NOTE_GENERATE
         cue = prompts.CUE_SCORE if self.scored else prompts.CUE_GENERATE
         if error:
             cue = (cue + "\n" + error).strip()
-        slots = {"note": note, "example": prompts.EXAMPLE, "goal": self.goal(observation), "cue": cue}
+        example = render(prompts.EXAMPLE_SECTION, example=prompts.EXAMPLE) if self.config.example else ""
+        slots = {"note": note, "example": example, "goal": self.goal(observation), "cue": cue}
         memory = self.fit_memory(prompts.SYSTEM + render(prompts.USER, memory="", **slots))
         return [("system", prompts.SYSTEM), ("user", render(prompts.USER, memory=memory, **slots).rstrip())]
 

@@ -1,11 +1,12 @@
 """``memlab bench hiagent``: HiAgent against the full-history baseline, prompt tokens per step, score, steps.
 
-Both agents play the same games with the same LLM (``--llm``, the embedded model by default; there
-both choose the action among the admissible commands by log-likelihood, and HiAgent also generates
-its subgoals and, with the ``llm`` summariser, its summaries). Context is measured as the prompt
-tokens of the action call (what the paper's "context tokens" compares) and of all calls, both
-estimated as characters / 4 for every call alike. The paper reports about 35% less context for
-HiAgent (AgentBoard, GPT-4); that is the hypothesis, and the table reports what was measured.
+HiAgent (with and without its one-shot example) and full-history play the same games with the same LLM
+(``--llm``, the embedded model by default; there all choose the action among the admissible commands by
+log-likelihood, and HiAgent also generates its subgoals and, with the ``llm`` summariser, its
+summaries). Context is measured as the prompt tokens of the action call (what the paper's "context
+tokens" compares) and of all calls, both estimated as characters / 4 for every call alike. The paper
+reports about 35% less context for HiAgent (AgentBoard, GPT-4); that is the hypothesis, and the table
+reports what was measured.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from lab.records import LLMCall, RunConfig, Step
 from lab.runner import execute
 from lab.store import RunStore
 
-AGENTS = ("hiagent", "full-history")
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "hiagent": ("hiagent", {}),
+    "hiagent-no-example": ("hiagent", {"example": False}),
+    "full-history": ("full-history", {}),
+}
+"""Label -> (agent id, agent config). Only HiAgent carries a one-shot example, as the paper's prompts
+do; without it, its action prompt holds what full-history's holds, so the ratio isolates the memory."""
 GAMES: dict[str, dict[str, Any]] = {
     "tw-cooking": {"recipe": 2, "take": 1, "go": 6, "open": True},
     "tw-hunt": {},
@@ -102,10 +109,12 @@ def history_tokens(steps: list[Step]) -> list[int]:
 
 
 def run_one(
-    store: RunStore, model: Any, args: argparse.Namespace, agent: str, env_id: str, seed: int, bar: tqdm
+    store: RunStore, model: Any, args: argparse.Namespace, variant: str, env_id: str, seed: int, bar: tqdm
 ) -> dict[str, Any]:
-    """One run; its measures."""
-    agent_config = {"summarizer": args.summarizer} if agent == "hiagent" else {}
+    """One run of a variant; its measures."""
+    agent, agent_config = VARIANTS[variant]
+    if agent == "hiagent":
+        agent_config = {**agent_config, "summarizer": args.summarizer}
     config = RunConfig(
         env_id=env_id,
         env_options={**GAMES[env_id], "game_seed": seed},
@@ -124,7 +133,7 @@ def run_one(
     summary = info.summary
     subgoals = len({s.thoughts.get("subgoal") for s in steps if s.thoughts.get("subgoal")})
     return {
-        "agent": agent,
+        "agent": variant,
         "env": env_id,
         "seed": seed,
         "run_id": info.run_id,
@@ -138,13 +147,15 @@ def run_one(
     }
 
 
-def pairs(results: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """(HiAgent, full-history) results of the same env and game."""
+def pairs(
+    results: list[dict[str, Any]], hiagent: str = "hiagent"
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(HiAgent variant, full-history) results of the same env and game."""
     out = []
     for key in dict.fromkeys((r["env"], r["seed"]) for r in results):
         by = {r["agent"]: r for r in results if (r["env"], r["seed"]) == key}
-        if "hiagent" in by and "full-history" in by:
-            out.append((by["hiagent"], by["full-history"]))
+        if hiagent in by and "full-history" in by:
+            out.append((by[hiagent], by["full-history"]))
     return out
 
 
@@ -161,7 +172,9 @@ def same_trajectory(hi: dict[str, Any]) -> float:
 
 
 def pair_rows(results: list[dict[str, Any]]) -> list[list[object]]:
-    """One row per env and game: both agents, and HiAgent's context as a share of full-history's."""
+    """One row per env and game: the agents, and HiAgent's context as a share of full-history's."""
+    bare = {(r["env"], r["seed"]): r for r in results if r["agent"] == "hiagent-no-example"}
+    blank = {"act_tokens": float("nan"), "score": float("nan"), "max_score": float("nan")}
     return [
         [
             hi["env"],
@@ -169,6 +182,8 @@ def pair_rows(results: list[dict[str, Any]]) -> list[list[object]]:
             f"{hi['act_tokens']:.0f}",
             f"{full['act_tokens']:.0f}",
             f"{ratio(hi, full, 'act_tokens'):.1f}%",
+            f"{bare.get((hi['env'], hi['seed']), blank)['act_tokens']:.0f}",
+            f"{ratio(bare.get((hi['env'], hi['seed']), blank), full, 'act_tokens'):.1f}%",
             f"{hi['memory_tokens']:.0f}",
             f"{full['memory_tokens']:.0f}",
             f"{ratio(hi, full, 'memory_tokens'):.1f}%",
@@ -177,6 +192,7 @@ def pair_rows(results: list[dict[str, Any]]) -> list[list[object]]:
             f"{hi['all_tokens']:.0f}",
             f"{full['all_tokens']:.0f}",
             f"{hi['score']:g}/{hi['max_score']:g}",
+            f"{bare.get((hi['env'], hi['seed']), blank)['score']:g}",
             f"{full['score']:g}/{full['max_score']:g}",
             hi["steps"],
             full["steps"],
@@ -228,6 +244,8 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
     mean_share = mean([ratio(hi, full, "act_tokens") for hi, full in pairs(results)])
     memory_share = mean([ratio(hi, full, "memory_tokens") for hi, full in pairs(results)])
     same_share = mean([same_trajectory(hi) for hi, _ in pairs(results)])
+    bare_share = mean([ratio(hi, full, "act_tokens") for hi, full in pairs(results, "hiagent-no-example")])
+    bare_same = mean([same_trajectory(hi) for hi, _ in pairs(results, "hiagent-no-example")])
     command = "memlab bench hiagent " + " ".join(
         ["--quick"] * args.quick
         + [
@@ -244,6 +262,8 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
             "HiAgent act tok/step",
             "full-history act tok/step",
             "HiAgent / full-history",
+            "HiAgent, no example, act tok/step",
+            "no example / full-history",
             "HiAgent memory tok/step",
             "full-history memory tok/step",
             "memory ratio",
@@ -252,6 +272,7 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
             "HiAgent all tok/step",
             "full-history all tok/step",
             "HiAgent score",
+            "HiAgent, no example, score",
             "full-history score",
             "HiAgent steps",
             "full-history steps",
@@ -261,9 +282,10 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
     )
     return f"""Command: `{command}` (embedded generation cap {args.max_new_tokens} new tokens).
 
-Setup: both agents play each game once for at most {args.max_steps} steps with `{args.llm}`. Envs:
+Setup: the agents play each game once for at most {args.max_steps} steps with `{args.llm}`. Envs:
 {", ".join(f"`{e}` {GAMES[e]}" for e in envs())}, game_seed 1..{args.seeds}. "act tok/step" = mean prompt
-tokens of the action call per step; "memory tok/step" = the memory text in that prompt (HiAgent's
+tokens of the action call per step ("no example": HiAgent without its one-shot example, as
+full-history has none); "memory tok/step" = the memory text in that prompt (HiAgent's
 serialised working memory, full-history's history); "all tok/step" adds HiAgent's subgoal and summary
 calls; tokens are characters / 4 for every call.
 
@@ -272,14 +294,15 @@ calls; tokens are characters / 4 for every call.
 {table}
 
 Mean HiAgent / full-history ratio: action prompt {mean_share:.1f}%, memory text {memory_share:.1f}%,
-memory text on the same trajectory {same_share:.1f}%. The paper reports ~65% context (~35% less) on
-AgentBoard with GPT-4, where both agents carry a few-shot example; here only HiAgent does, which is
-most of the action-prompt difference. The two agents play different trajectories (their observations
-differ in length), so the memory ratio between runs mixes memory management with behaviour; the
-same-trajectory ratio compares HiAgent's working memory after each step with what full-history's
-history would hold after the same steps of HiAgent's run. Both grow with the episode: full-history
-adds one observation-action pair a step, HiAgent collapses each finished subgoal to one line, so
-short episodes with few finished subgoals show little difference.
+memory text on the same trajectory {same_share:.1f}%. Without the example: action prompt
+{bare_share:.1f}%, memory text on its own trajectory {bare_same:.1f}%. The paper reports ~65% context
+(~35% less) on AgentBoard with GPT-4, where both agents carry a few-shot example; here only HiAgent
+does, which is most of the action-prompt difference (the no-example variant measures it). The agents
+play different trajectories (their observations differ in length), so the memory ratio between runs
+mixes memory management with behaviour; the same-trajectory ratio compares HiAgent's working memory
+after each step with what full-history's history would hold after the same steps of HiAgent's run. Both
+grow with the episode: full-history adds one observation-action pair a step, HiAgent collapses each
+finished subgoal to one line, so short episodes with few finished subgoals show little difference.
 
 ## Runs
 
@@ -293,12 +316,15 @@ def main(argv: list[str]) -> int:
     model = capped_chat_model(args.llm, args.max_new_tokens)
     store = RunStore()
     plan = [
-        (env_id, seed, agent) for env_id in envs() for seed in range(1, args.seeds + 1) for agent in AGENTS
+        (env_id, seed, variant)
+        for env_id in envs()
+        for seed in range(1, args.seeds + 1)
+        for variant in VARIANTS
     ]
     results = []
     with tqdm(total=len(plan) * args.max_steps, desc="hiagent bench (steps, at most)", unit="step") as bar:
-        for env_id, seed, agent in plan:
-            results.append(run_one(store, model, args, agent, env_id, seed, bar))
+        for env_id, seed, variant in plan:
+            results.append(run_one(store, model, args, variant, env_id, seed, bar))
     body = report(args, results)
     print(body)
     print(f"\nwritten to {write_report('hiagent', 'HiAgent vs full-history: context, score, steps', body)}")

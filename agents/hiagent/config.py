@@ -30,6 +30,11 @@ class HiAgentConfig(AgentConfig):
     [HP §3.3]; ``last_observation``: the chunk's last observation, what the released code does for
     fully observable tasks (gripper, blocksworld); ``composite``: location + inventory + last
     observation, a no-LLM design for partially observable TextWorld (reference §10, not the paper)."""
+    example: bool = True
+    """The one-shot example trajectory in the action prompt (~450 tokens): the paper's runs use one
+    in-context example [HP Table 1; H:prompts/ContextAgent/*.json]. Off, the action prompt is the note,
+    goal and working memory, with no example, like the lab's full-history baseline
+    (``memlab bench hiagent`` measures both variants against it)."""
     expand_in_place: bool = False
     """Also print retrieved subgoals in full at their place in the memory until the next subgoal,
     as the released code does. Off by default: the retrieved trajectory already comes back as the

@@ -62,12 +62,14 @@ Observation: Adding the meal to your inventory. Your score has just gone up by o
 Action: eat meal
 Observation: You eat the meal. Delicious! Your score has just gone up by one point. You won!"""
 
-USER = """{note}
-
-Here is an example:
+EXAMPLE_SECTION = """Here is an example:
 {example}
 
-You should perform actions to accomplish the goal: {goal}
+"""
+
+USER = """{note}
+
+{example}You should perform actions to accomplish the goal: {goal}
 Send "check valid actions" to list the commands that work now, and "inventory" to see what you carry.
 
 {memory}

@@ -198,3 +198,17 @@ def test_the_prompt_keeps_within_the_context_budget_by_dropping_the_oldest_lines
     assert "Observation number 11." in prompt and "Observation number 0." not in prompt
     assert agent.memory.truncated_lines > 0
     assert sum(len(m.content) for m in llm.calls[-1].messages) / 4 <= 1200 - 100
+
+
+def test_the_example_can_be_left_out_of_the_action_prompt() -> None:
+    with_example, llm_with = make_agent(["Action: look"])
+    without, llm_without = make_agent(["Action: look"], example=False)
+    for agent in (with_example, without):
+        step(agent, obs("You are in a kitchen."), "You see a fridge.")
+        agent.act(obs("You see a fridge."))
+    kept, dropped = prompts_of(llm_with)[-1], prompts_of(llm_without)[-1]
+    assert "Here is an example:" in kept and "Here is an example:" not in dropped
+    assert "prepare meal" in kept and "prepare meal" not in dropped  # a line of the example itself
+    for prompt in (kept, dropped):  # everything else stays
+        assert "Work in subgoals." in prompt and "accomplish the goal: Drink the milk." in prompt
+        assert "You see a fridge." in prompt
