@@ -12,8 +12,10 @@ reports what was measured.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 from tqdm import tqdm
@@ -37,6 +39,11 @@ GAMES: dict[str, dict[str, Any]] = {
     "tw-hunt": {},
 }
 """Options per env: cooking with six rooms and closed doors; the AriGraph paper's Treasure Hunt."""
+
+
+NAN = float("nan")
+MISSING = {key: NAN for key in ("act_tokens", "memory_tokens", "history_tokens_same", "score")}
+"""Stands in for a variant that did not run (its cells read ``nan``)."""
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -167,38 +174,68 @@ def ratio(hi: dict[str, Any], full: dict[str, Any], key: str) -> float:
 def same_trajectory(hi: dict[str, Any]) -> float:
     """HiAgent's memory as a percentage of full-history's memory on HiAgent's own trajectory."""
     return (
-        100.0 * hi["memory_tokens"] / hi["history_tokens_same"] if hi["history_tokens_same"] else float("nan")
+        100.0 * hi["memory_tokens"] / hi["history_tokens_same"] if hi["history_tokens_same"] else NAN
     )
 
 
-def pair_rows(results: list[dict[str, Any]]) -> list[list[object]]:
-    """One row per env and game: the agents, and HiAgent's context as a share of full-history's."""
+def same_trajectory_prompt(hi: dict[str, Any], full: dict[str, Any]) -> float:
+    """HiAgent's action prompt as a percentage of full-history's on HiAgent's own trajectory.
+
+    Full-history's prompt there is its fixed text (its mean action prompt less its mean memory text,
+    measured in its own run) plus the history it would hold on HiAgent's trajectory.
+    """
+    fixed = full["act_tokens"] - full["memory_tokens"]
+    if not hi["history_tokens_same"]:
+        return NAN
+    return 100.0 * hi["act_tokens"] / (fixed + hi["history_tokens_same"])
+
+
+def triples(results: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
+    """(HiAgent, HiAgent without the example, full-history) results of the same env and game."""
     bare = {(r["env"], r["seed"]): r for r in results if r["agent"] == "hiagent-no-example"}
-    blank = {"act_tokens": float("nan"), "score": float("nan"), "max_score": float("nan")}
+    return [(hi, bare.get((hi["env"], hi["seed"]), MISSING), full) for hi, full in pairs(results)]
+
+
+def prompt_rows(results: list[dict[str, Any]]) -> list[list[object]]:
+    """Action-prompt tokens per step; HiAgent's as a share of full-history's (own runs, same trajectory)."""
     return [
         [
             hi["env"],
             hi["seed"],
             f"{hi['act_tokens']:.0f}",
+            f"{bare['act_tokens']:.0f}",
             f"{full['act_tokens']:.0f}",
             f"{ratio(hi, full, 'act_tokens'):.1f}%",
-            f"{bare.get((hi['env'], hi['seed']), blank)['act_tokens']:.0f}",
-            f"{ratio(bare.get((hi['env'], hi['seed']), blank), full, 'act_tokens'):.1f}%",
+            f"{ratio(bare, full, 'act_tokens'):.1f}%",
+            f"{same_trajectory_prompt(hi, full):.1f}%",
+            f"{same_trajectory_prompt(bare, full):.1f}%",
+        ]
+        for hi, bare, full in triples(results)
+    ]
+
+
+def memory_rows(results: list[dict[str, Any]]) -> list[list[object]]:
+    """Memory-text tokens per step, all calls' tokens, scores and steps."""
+    return [
+        [
+            hi["env"],
+            hi["seed"],
             f"{hi['memory_tokens']:.0f}",
             f"{full['memory_tokens']:.0f}",
             f"{ratio(hi, full, 'memory_tokens'):.1f}%",
             f"{hi['history_tokens_same']:.0f}",
             f"{same_trajectory(hi):.1f}%",
+            f"{same_trajectory(bare):.1f}%",
             f"{hi['all_tokens']:.0f}",
             f"{full['all_tokens']:.0f}",
             f"{hi['score']:g}/{hi['max_score']:g}",
-            f"{bare.get((hi['env'], hi['seed']), blank)['score']:g}",
+            f"{bare['score']:g}",
             f"{full['score']:g}/{full['max_score']:g}",
             hi["steps"],
             full["steps"],
             hi["subgoals"],
         ]
-        for hi, full in pairs(results)
+        for hi, bare, full in triples(results)
     ]
 
 
@@ -240,12 +277,21 @@ def runs_table(results: list[dict[str, Any]]) -> str:
 
 def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
     """The Markdown body of ``docs/hiagent.md``."""
-    rows = pair_rows(results)
-    mean_share = mean([ratio(hi, full, "act_tokens") for hi, full in pairs(results)])
-    memory_share = mean([ratio(hi, full, "memory_tokens") for hi, full in pairs(results)])
-    same_share = mean([same_trajectory(hi) for hi, _ in pairs(results)])
-    bare_share = mean([ratio(hi, full, "act_tokens") for hi, full in pairs(results, "hiagent-no-example")])
-    bare_same = mean([same_trajectory(hi) for hi, _ in pairs(results, "hiagent-no-example")])
+    groups = triples(results)
+
+    def average(measure: Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], float]) -> float:
+        values = [v for v in (measure(*group) for group in groups) if not math.isnan(v)]
+        return mean(values) if values else NAN
+
+    means = {
+        "act": average(lambda hi, bare, full: ratio(hi, full, "act_tokens")),
+        "act_same": average(lambda hi, bare, full: same_trajectory_prompt(hi, full)),
+        "bare_act": average(lambda hi, bare, full: ratio(bare, full, "act_tokens")),
+        "bare_act_same": average(lambda hi, bare, full: same_trajectory_prompt(bare, full)),
+        "memory": average(lambda hi, bare, full: ratio(hi, full, "memory_tokens")),
+        "memory_same": average(lambda hi, bare, full: same_trajectory(hi)),
+        "bare_memory_same": average(lambda hi, bare, full: same_trajectory(bare)),
+    }
     command = "memlab bench hiagent " + " ".join(
         ["--quick"] * args.quick
         + [
@@ -255,20 +301,30 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
             f"--summarizer {args.summarizer}",
         ]
     )
-    table = markdown_table(
+    prompts = markdown_table(
         [
             "env",
             "game_seed",
-            "HiAgent act tok/step",
-            "full-history act tok/step",
+            "HiAgent",
+            "HiAgent, no example",
+            "full-history",
             "HiAgent / full-history",
-            "HiAgent, no example, act tok/step",
             "no example / full-history",
+            "HiAgent / full-history, same trajectory",
+            "no example / full-history, same trajectory",
+        ],
+        prompt_rows(results),
+    )
+    memories = markdown_table(
+        [
+            "env",
+            "game_seed",
             "HiAgent memory tok/step",
             "full-history memory tok/step",
             "memory ratio",
             "full-history memory on HiAgent's trajectory",
             "same-trajectory memory ratio",
+            "no example: same-trajectory memory ratio",
             "HiAgent all tok/step",
             "full-history all tok/step",
             "HiAgent score",
@@ -278,31 +334,46 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
             "full-history steps",
             "HiAgent subgoals",
         ],
-        rows,
+        memory_rows(results),
     )
     return f"""Command: `{command}` (embedded generation cap {args.max_new_tokens} new tokens).
 
-Setup: the agents play each game once for at most {args.max_steps} steps with `{args.llm}`. Envs:
-{", ".join(f"`{e}` {GAMES[e]}" for e in envs())}, game_seed 1..{args.seeds}. "act tok/step" = mean prompt
-tokens of the action call per step ("no example": HiAgent without its one-shot example, as
-full-history has none); "memory tok/step" = the memory text in that prompt (HiAgent's
-serialised working memory, full-history's history); "all tok/step" adds HiAgent's subgoal and summary
-calls; tokens are characters / 4 for every call.
+Setup: HiAgent, HiAgent without its one-shot example ("no example", which makes its prompt hold what
+full-history's holds: instructions, goal, memory) and full-history play each game once for at most
+{args.max_steps} steps with `{args.llm}`. Envs: {", ".join(f"`{e}` {GAMES[e]}" for e in envs())},
+game_seed 1..{args.seeds}. Tokens are characters / 4 for every call alike.
 
-## Context per step
+The agents play different trajectories, and the observations of one can be much longer than those
+of another, so a ratio between two runs mixes memory management with behaviour. The "same
+trajectory" ratios remove that: they compare an agent's prompt or memory after each step with what
+full-history's would hold after the same steps of that agent's run (its history rebuilt from the
+run's observations and actions; its fixed prompt text as measured in its own run).
 
-{table}
+## Action prompt, tokens per step
 
-Mean HiAgent / full-history ratio: action prompt {mean_share:.1f}%, memory text {memory_share:.1f}%,
-memory text on the same trajectory {same_share:.1f}%. Without the example: action prompt
-{bare_share:.1f}%, memory text on its own trajectory {bare_same:.1f}%. The paper reports ~65% context
-(~35% less) on AgentBoard with GPT-4, where both agents carry a few-shot example; here only HiAgent
-does, which is most of the action-prompt difference (the no-example variant measures it). The agents
-play different trajectories (their observations differ in length), so the memory ratio between runs
-mixes memory management with behaviour; the same-trajectory ratio compares HiAgent's working memory
-after each step with what full-history's history would hold after the same steps of HiAgent's run. Both
-grow with the episode: full-history adds one observation-action pair a step, HiAgent collapses each
-finished subgoal to one line, so short episodes with few finished subgoals show little difference.
+{prompts}
+
+## Memory text, tokens per step; scores
+
+"memory" = the memory text in the action prompt (HiAgent's serialised working memory, full-history's
+history); "all tok/step" adds HiAgent's subgoal and summary calls.
+
+{memories}
+
+Means over games, HiAgent / full-history:
+
+| measure | HiAgent | HiAgent, no example |
+|---|---|---|
+| action prompt, own runs | {means["act"]:.1f}% | {means["bare_act"]:.1f}% |
+| action prompt, same trajectory | {means["act_same"]:.1f}% | {means["bare_act_same"]:.1f}% |
+| memory text, same trajectory | {means["memory_same"]:.1f}% | {means["bare_memory_same"]:.1f}% |
+| memory text, own runs | {means["memory"]:.1f}% | |
+
+The paper reports ~65% context (~35% less) on AgentBoard with GPT-4, where both agents carry a
+few-shot example. Here only HiAgent carries one by default; the no-example variant shows the prompt
+without it. Both grow with the episode: full-history adds one observation-action pair a step,
+HiAgent collapses each finished subgoal to one line, so short episodes with few finished subgoals
+show little difference.
 
 ## Runs
 

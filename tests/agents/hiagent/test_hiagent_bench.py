@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.hiagent.bench import pair_rows, parse_args, report
+from agents.hiagent.bench import memory_rows, parse_args, prompt_rows, report
 
 
 def result(agent: str, env: str, act: float, memory: float, same: float, score: float = 0.0) -> dict:
@@ -23,15 +23,17 @@ RESULTS = [
 
 
 def test_rows_put_each_variant_beside_full_history_of_the_same_game() -> None:
-    cooking, hunt = pair_rows(RESULTS)
-    assert cooking[:7] == ["tw-cooking", 1, "1000", "600", "166.7%", "450", "75.0%"]
-    assert "1" in cooking and "0/3" in cooking  # the no-example score beside HiAgent's
-    assert hunt[:5] == ["tw-hunt", 1, "900", "300", "300.0%"] and hunt[5:7] == ["nan", "nan%"]  # not run
+    cooking, hunt = prompt_rows(RESULTS)
+    assert cooking[:7] == ["tw-cooking", 1, "1000", "450", "600", "166.7%", "75.0%"]
+    # same trajectory: full-history's fixed text (600 - 400) plus its history on that trajectory
+    assert cooking[7:] == [f"{100 * 1000 / (200 + 400):.1f}%", f"{100 * 450 / (200 + 500):.1f}%"]
+    assert hunt[3] == "nan" and hunt[6] == "nan%"  # the no-example variant did not run there
+    memory = memory_rows(RESULTS)[0]
+    assert memory[5:8] == ["400", "75.0%", "50.0%"] and memory[10:13] == ["0/3", "1", "0/3"]
 
 
-def test_the_report_gives_both_means() -> None:
+def test_the_report_gives_the_means_over_games() -> None:
     text = " ".join(report(parse_args(["--seeds", "1"]), RESULTS).split())  # one line: the report wraps
-    assert "action prompt 233.3%" in text  # (166.7 + 300) / 2
-    assert "memory text on the same trajectory 62.5%" in text  # (75 + 50) / 2
-    assert "Without the example: action prompt 75.0%, memory text on its own trajectory 50.0%" in text
+    assert "| action prompt, own runs | 233.3% | 75.0% |" in text  # (166.7 + 300) / 2; one game only
+    assert "| memory text, same trajectory | 62.5% | 50.0% |" in text  # (75 + 50) / 2
     assert text.count("| hiagent-no-example | tw-cooking |") == 1
