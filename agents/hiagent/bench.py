@@ -34,6 +34,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 """Label -> (agent id, agent config). Only HiAgent carries a one-shot example, as the paper's prompts
 do; without it, its action prompt holds what full-history's holds (instructions, goal, memory)."""
+
 GAMES: dict[str, dict[str, Any]] = {
     "tw-cooking": {"recipe": 2, "take": 1, "go": 6, "open": True},
     "tw-hunt": {},
