@@ -93,9 +93,8 @@ def collect(store: RunStore, info: RunInfo) -> dict[str, Any]:
     learnings = [
         sum(1 for r in s.memory_snapshot.records if r.kind == "learning" and r.removed_step is None)
         for s in ends
-        if s.memory_snapshot
     ]
-    records = ends[-1].memory_snapshot.records if ends and ends[-1].memory_snapshot else []
+    records = ends[-1].memory_snapshot.records if ends else []
     trials = info.summary.trials
     return {
         "condition": info.config.agent_config["generator"],

@@ -24,8 +24,6 @@ REPLIES = [
 ]
 
 
-
-
 def test_clin_learns_across_trials_of_a_real_game(games_store: RunStore) -> None:
     config = RunConfig(
         env_id="tw-cooking",

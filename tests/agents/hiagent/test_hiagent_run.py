@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
@@ -22,8 +21,6 @@ REPLIES = [
     "Action: prepare meal",
     "Action: eat meal",
 ]
-
-
 
 
 def test_hiagent_plays_a_real_game_with_subgoal_chunks(games_store: RunStore) -> None:
