@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from lab.errors import ConfigError, UnknownIdError
-from lab.modules import collect_specs
-from lab.protocols import AgentConfig, AgentSpec
+from lab.core.errors import ConfigError, UnknownIdError
+from lab.core.modules import collect_specs
+from lab.core.protocols import AgentConfig, AgentSpec
 
 
 AGENT_PACKAGES = (

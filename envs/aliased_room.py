@@ -32,7 +32,7 @@ from minigrid.core.world_object import Floor, Wall
 from minigrid.minigrid_env import MiniGridEnv
 from pydantic import Field, field_validator
 
-from envs.base import EnvOptions, EnvSpec, Observation
+from lab.core.env import EnvOptions, EnvSpec, Observation
 from envs.text_render import render_text
 
 FLOOR_COLOURS = ("red", "green", "blue", "yellow")
@@ -180,7 +180,7 @@ class RoomGrid(MiniGridEnv):
 
 
 class AliasedRoomEnv:
-    """An aliased room behind the lab's :class:`envs.base.Env` protocol (both families).
+    """An aliased room behind the lab's :class:`lab.core.env.Env` protocol (both families).
 
     Description: a walled MiniGrid room; allocentric (coloured floor tiles, one landmark) or
     egocentric (empty floor, four coloured walls). Same options and seed, same room and start.

@@ -22,10 +22,10 @@ import numpy as np
 from minigrid.core.actions import Actions
 from pydantic import Field, field_validator
 
-from envs.base import EnvOptions, EnvSpec, Observation
+from lab.core.env import EnvOptions, EnvSpec, Observation
 from envs.registry import parse_options
 from envs.text_render import carried_object, render_text
-from lab.errors import MissingDependencyError, UnknownIdError
+from lab.core.errors import MissingDependencyError, UnknownIdError
 
 PREFIX = "minigrid:"
 ACTION_NAMES: list[str] = [action.name for action in Actions]
@@ -88,7 +88,7 @@ def missing_dependency(name: str) -> Iterator[None]:
 
 
 class MiniGridEnv:
-    """A MiniGrid/BabyAI env behind the lab's string-action :class:`envs.base.Env` protocol."""
+    """A MiniGrid/BabyAI env behind the lab's string-action :class:`lab.core.env.Env` protocol."""
 
     kind = "grid"
     action_names: list[str] = ACTION_NAMES

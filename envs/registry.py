@@ -11,9 +11,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from envs.base import Env, EnvOptions, EnvSpec
-from lab.errors import ConfigError, UnknownIdError
-from lab.modules import collect_specs
+from lab.core.env import Env, EnvOptions, EnvSpec
+from lab.core.errors import ConfigError, UnknownIdError
+from lab.core.modules import collect_specs
 
 
 ENV_MODULES = ("envs.textworld_env", "envs.tw_paper", "envs.minigrid_env", "envs.aliased_room", "envs.room_recall")

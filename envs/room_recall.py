@@ -28,7 +28,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from envs.base import EnvOptions, EnvSpec, Observation
+from lab.core.env import EnvOptions, EnvSpec, Observation
 from envs.room_episodes import Episode, candidates, explore, generate, visible_classes
 from envs.room_world import (
     FAMILIES,

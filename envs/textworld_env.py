@@ -26,10 +26,10 @@ import textworld
 from textworld import EnvInfos
 from textworld.logic import Proposition
 
-from envs.base import EnvKind, EnvOptions, EnvSpec, Observation
+from lab.core.env import EnvKind, EnvOptions, EnvSpec, Observation
 from envs.registry import parse_options
 from envs.tw_games import CoinOptions, CookingOptions, FileOptions, TreasureOptions, game_file
-from lab.errors import UnknownIdError
+from lab.core.errors import UnknownIdError
 
 DISABLED_COMMANDS = frozenset({"quit", "q", "restart"})
 """Meta commands the adapter answers itself instead of sending them to the game."""

@@ -29,9 +29,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from envs.base import EnvOptions
-from lab.errors import ConfigError
-from lab.settings import cache_dir
+from lab.core.env import EnvOptions
+from lab.core.errors import ConfigError
+from lab.core.settings import cache_dir
 
 MAX_SEED = 2**32 - 1
 """Largest seed numpy's ``RandomState`` (used by textworld's generators) accepts."""

@@ -26,11 +26,11 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from envs.base import EnvKind, EnvOptions, EnvSpec, Observation
+from lab.core.env import EnvKind, EnvOptions, EnvSpec, Observation
 from envs.textworld_env import TextWorldEnv
 from envs.tw_games import GeneratedGameOptions, checked_game_file, child_env, last_line, options_digest
-from lab.errors import ConfigError
-from lab.settings import cache_dir
+from lab.core.errors import ConfigError
+from lab.core.settings import cache_dir
 
 STEPS = {"north": (0, 1), "south": (0, -1), "east": (1, 0), "west": (-1, 0)}
 OPPOSITE = {"north": "south", "south": "north", "east": "west", "west": "east"}

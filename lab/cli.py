@@ -17,7 +17,7 @@ from typing import Annotated, Any, Callable
 
 import typer
 
-from lab.errors import ConfigError, LabError
+from lab.core.errors import ConfigError, LabError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Memory Agent Lab: run memory agents in TextWorld and MiniGrid, store and export traces.")
@@ -94,7 +94,7 @@ def run_cmd(
     run_id: Annotated[str, typer.Option("--run-id", hidden=True)] = "",
 ) -> None:
     """Run an agent in an env and record every step in the store."""
-    from lab.records import RunConfig
+    from lab.core.records import RunConfig
     from lab.runner import execute
 
     if config_json:
@@ -233,7 +233,7 @@ def import_cmd(file: Annotated[Path, typer.Argument(help="a JSONL trace written 
 @guarded
 def bench_cmd(ctx: typer.Context, name: str) -> None:
     """Run a benchmark (prints a table, writes it under docs/); extra args go to the benchmark."""
-    from lab.bench import BENCHES, dispatch
+    from lab.benches import BENCHES, dispatch
 
     raise typer.Exit(dispatch(BENCHES, "benchmark", name, list(ctx.args)))
 
@@ -242,7 +242,7 @@ def bench_cmd(ctx: typer.Context, name: str) -> None:
 @guarded
 def train_cmd(ctx: typer.Context, name: str) -> None:
     """Train a neural agent (progress bar, resumable checkpoints in the data dir)."""
-    from lab.bench import TRAINERS, dispatch
+    from lab.benches import TRAINERS, dispatch
 
     raise typer.Exit(dispatch(TRAINERS, "trainer", name, list(ctx.args)))
 

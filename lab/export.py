@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 from typing import Callable, Iterable
 
-from lab.errors import ConfigError
+from lab.core.errors import ConfigError
 from lab.exporters.atif import atif_document
 from lab.exporters.html_report import render_report
 from lab.exporters.jsonl import import_jsonl, jsonl_lines, parse_jsonl

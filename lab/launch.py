@@ -7,11 +7,11 @@ import os
 import subprocess
 import sys
 
-from lab.records import RunConfig
+from lab.core.records import RunConfig
 from lab.runner import prepare
-from lab.settings import cache_dir
+from lab.core.settings import cache_dir
 from lab.store import RunStore, new_run_id
-from lab.versions import versions
+from lab.core.versions import versions
 
 
 def launch(config: RunConfig, store: RunStore | None = None) -> str:

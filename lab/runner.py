@@ -18,18 +18,18 @@ import torch
 
 from agents.registry import get_spec as agent_spec
 from agents.registry import parse_config
-from envs.base import Env, EnvSpec, Observation
+from lab.core.env import Env, EnvSpec, Observation
 from envs.registry import get_spec as env_spec
 from envs.registry import parse_options
-from lab import llm as llmlib
-from lab import memory as memlib
-from lab.errors import LabError
-from lab.protocols import Action, Agent, AgentContext, AgentSpec, Task, TrialOutcome, Transition
-from lab.records import (
+from lab.core import llm as llmlib
+from lab.core import memory as memlib
+from lab.core.errors import LabError
+from lab.core.protocols import Action, Agent, AgentContext, AgentSpec, Task, TrialOutcome, Transition
+from lab.core.records import (
     MemorySnapshot, ObservationRecord, Record, RunConfig, RunInfo, RunSummary, Step, Timings, TrialResult,
 )
 from lab.store import RunStore
-from lab.versions import versions
+from lab.core.versions import versions
 
 Progress = Callable[[int, int], None]
 FLUSH_EVERY_S = 0.1

@@ -18,10 +18,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from lab import memory as memlib
-from lab.errors import RunNotFoundError, SchemaVersionError, StoreError
-from lab.records import SCHEMA_VERSION, MemorySnapshot, RunConfig, RunInfo, RunStatus, RunSummary, Step
-from lab.settings import store_path
+from lab.core import memory as memlib
+from lab.core.errors import RunNotFoundError, SchemaVersionError, StoreError
+from lab.core.records import SCHEMA_VERSION, MemorySnapshot, RunConfig, RunInfo, RunStatus, RunSummary, Step
+from lab.core.settings import store_path
 
 HOST = socket.gethostname()
 

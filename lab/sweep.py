@@ -21,8 +21,8 @@ from typing import Any, Callable
 
 from pydantic import Field
 
-from lab.errors import ConfigError, LabError, MissingDependencyError
-from lab.records import Record, RunConfig
+from lab.core.errors import ConfigError, LabError, MissingDependencyError
+from lab.core.records import Record, RunConfig
 from lab.runner import DetachedRun, execute_detached, prepare
 from lab.store import RunStore
 

@@ -12,9 +12,9 @@ import pandas as pd
 import streamlit as st
 from pydantic import BaseModel
 
-from lab.errors import ConfigError
-from lab.records import RunInfo
-from lab.settings import store_path
+from lab.core.errors import ConfigError
+from lab.core.records import RunInfo
+from lab.core.settings import store_path
 from lab.store import RunStore
 
 

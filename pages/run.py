@@ -15,9 +15,9 @@ from agents.registry import specs as agent_specs
 from envs.registry import get_spec as env_spec
 from envs.registry import specs as env_specs
 from envs.registry import validation_message
-from lab.errors import LabError
+from lab.core.errors import LabError
 from lab.launch import launch_batch
-from lab.records import RunConfig, RunInfo
+from lab.core.records import RunConfig, RunInfo
 from lab.ui import link, model_form, page_setup, parse_seeds, run_label, runs_frame
 from lab.views import data
 from lab.views.charts import score_figure

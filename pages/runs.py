@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from lab.errors import LabError
+from lab.core.errors import LabError
 from lab.export import FORMATS, export_bytes, import_jsonl
 from lab.ui import link, page_setup, runs_frame
 

@@ -27,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lab.bench_ui import chromium, serve_app  # noqa: E402
+from lab.benches.ui import chromium, serve_app  # noqa: E402
 
 VIEWPORT = {"width": 1440, "height": 1300}
 TALL = {"width": 1440, "height": 1800}
@@ -43,7 +43,7 @@ def link_models(home: Path) -> None:
 def record(home: Path, llm_steps: int) -> dict[str, str]:
     """The runs the screenshots show."""
     os.environ["MEMLAB_HOME"] = str(home)
-    from lab.records import RunConfig
+    from lab.core.records import RunConfig
     from lab.runner import execute
     from lab.store import RunStore
     from lab.views.demo import record_demo
@@ -66,7 +66,7 @@ def record(home: Path, llm_steps: int) -> dict[str, str]:
 def live_run() -> str:
     """A full-history MiniGrid run launched in the background (the Run page watches it)."""
     from lab.launch import launch
-    from lab.records import RunConfig
+    from lab.core.records import RunConfig
 
     return launch(RunConfig(env_id="minigrid:MiniGrid-Empty-8x8-v0", agent_id="full-history", llm="embedded",
                             max_steps=40, label="live"))

@@ -16,8 +16,8 @@ from agents.registry import specs as agent_specs
 from envs.registry import parse_options
 from envs.registry import specs as env_specs
 from lab.cli import app
-from lab.errors import ConfigError, LabError
-from lab.records import ObservationRecord, RunConfig, RunSummary, Step
+from lab.core.errors import ConfigError, LabError
+from lab.core.records import ObservationRecord, RunConfig, RunSummary, Step
 from lab.runner import prepare
 from lab.store import RunStore
 

@@ -14,7 +14,7 @@ from agents.arigraph.config import (
     SummaryConfig,
 )
 from agents.arigraph.memory import AriGraphMemory
-from lab.protocols import AgentSpec
+from lab.core.protocols import AgentSpec
 
 PAPER = "Anokhin et al. 2024, AriGraph: Learning Knowledge Graph World Models with Episodic Memory"
 

@@ -37,9 +37,9 @@ from agents.arigraph.memory import AriGraphMemory
 from agents.arigraph.planact import PlanActAgent
 from agents.arigraph.retrieval import make_encoder
 from agents.arigraph.triplets import Triplet
-from envs.base import Observation
-from lab.prompts import render
-from lab.protocols import Action, AgentContext, Task
+from lab.core.env import Observation
+from lab.core.prompts import render
+from lab.core.protocols import Action, AgentContext, Task
 
 EXPLORE_WORDS = re.compile(r"\b(explore|exploring|find|locate|search|look for|discover|unexplored)\b", re.I)
 

@@ -25,10 +25,10 @@ from agents.arigraph import prompts
 from agents.arigraph.config import FullHistoryPlanConfig, RagConfig, ReflexionConfig, SummaryConfig
 from agents.arigraph.planact import PlanActAgent
 from agents.arigraph.retrieval import make_encoder
-from envs.base import Observation
-from lab.prompts import render
-from lab.protocols import Action, AgentContext, Task, TrialOutcome
-from lab.records import MemorySnapshot, MemRecord
+from lab.core.env import Observation
+from lab.core.prompts import render
+from lab.core.protocols import Action, AgentContext, Task, TrialOutcome
+from lab.core.records import MemorySnapshot, MemRecord
 
 
 class RecordMemory:

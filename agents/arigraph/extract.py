@@ -20,9 +20,9 @@ from agents.arigraph.triplets import (
     parse_replacements,
     parse_triplets,
 )
-from lab.errors import LabError
-from lab.llm import LLM
-from lab.prompts import render
+from lab.core.errors import LabError
+from lab.core.llm import LLM
+from lab.core.prompts import render
 
 PLACE = {"is in", "is on", "is at", "in", "on", "at", "is inside", "is located in", "located in"}
 FAMILIES = {

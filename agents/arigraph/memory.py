@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from agents.arigraph import navigation
 from agents.arigraph.retrieval import Encoder, VectorIndex, episodic_rank, episodic_relevance, semantic_search
 from agents.arigraph.triplets import Triplet, compass_in
-from lab.records import MemEdge, MemNode, MemorySnapshot, MemRecord
+from lab.core.records import MemEdge, MemNode, MemorySnapshot, MemRecord
 
 Detector = Callable[[list[Triplet], list[Triplet]], list[Triplet]]
 """``detector(candidates, new) -> outdated``: the outdated-triplet judgement (LLM or rules)."""

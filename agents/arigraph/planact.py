@@ -16,11 +16,11 @@ from typing import Any, ClassVar
 from agents.arigraph import prompts
 from agents.arigraph.config import PlanActConfig
 from agents.arigraph.triplets import parse_json_object
-from envs.base import Observation
-from lab.errors import ConfigError
-from lab.llm import match_option
-from lab.prompts import render
-from lab.protocols import Action, AgentContext, Task, Transition, TrialOutcome
+from lab.core.env import Observation
+from lab.core.errors import ConfigError
+from lab.core.llm import match_option
+from lab.core.prompts import render
+from lab.core.protocols import Action, AgentContext, Task, Transition, TrialOutcome
 
 COOK_VERBS = (("stove", "fry"), ("oven", "roast"), ("bbq", "grill"))
 

@@ -2,7 +2,7 @@
 
 They follow the structure and key instructions of the reference prompts (AIRI-Institute/AriGraph
 @e884b76, ``prompts/prompts.py`` and ``prompts/system_prompts.py``) as paraphrased in the spec; the
-wording is our own. Rendered with :func:`lab.prompts.render` (missing or unused slots are errors).
+wording is our own. Rendered with :func:`lab.core.prompts.render` (missing or unused slots are errors).
 """
 
 

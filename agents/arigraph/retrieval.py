@@ -51,7 +51,7 @@ def make_encoder(kind: str) -> Encoder:
     """``minilm``: the lab's shared all-MiniLM-L6-v2 encoder; ``hash``: :class:`HashEncoder`."""
     if kind == "hash":
         return HashEncoder()
-    from lab.policy.encoder import get_encoder
+    from lab.core.policy.encoder import get_encoder
 
     return get_encoder()
 

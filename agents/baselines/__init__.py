@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agents.baselines.full_history import FullHistoryAgent, FullHistoryConfig
 from agents.baselines.random_agent import RandomAgent, RandomConfig
-from lab.protocols import AgentSpec
+from lab.core.protocols import AgentSpec
 
 SPECS = [
     AgentSpec(

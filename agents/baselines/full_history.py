@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 from agents.baselines import prompts
-from envs.base import Observation
-from lab.errors import ConfigError
-from lab.llm import LLM
-from lab.prompts import render
-from lab.protocols import Action, AgentConfig, AgentContext, Task, TrialOutcome, Transition
-from lab.records import MemorySnapshot, MemRecord
+from lab.core.env import Observation
+from lab.core.errors import ConfigError
+from lab.core.llm import LLM
+from lab.core.prompts import render
+from lab.core.protocols import Action, AgentConfig, AgentContext, Task, TrialOutcome, Transition
+from lab.core.records import MemorySnapshot, MemRecord
 
 
 class FullHistoryConfig(AgentConfig):

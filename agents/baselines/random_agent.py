@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from envs.base import Observation
-from lab.protocols import Action, AgentConfig, AgentContext, Task, TrialOutcome, Transition
+from lab.core.env import Observation
+from lab.core.protocols import Action, AgentConfig, AgentContext, Task, TrialOutcome, Transition
 
 
 class RandomConfig(AgentConfig):

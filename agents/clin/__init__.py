@@ -7,7 +7,7 @@ from agents.clin.config import ClinConfig
 from agents.clin.generator import DeterministicGenerator, TraceStep
 from agents.clin.memory import ClinMemory, Learning, parse_learning, verbal_score
 from agents.clin.views import learning_changes
-from lab.protocols import AgentSpec
+from lab.core.protocols import AgentSpec
 
 SPECS = [
     AgentSpec(

@@ -24,12 +24,12 @@ from agents.clin.generator import (
 from agents.clin.memory import META_TRIAL, ClinMemory, Learning, TrialRecord, parse_learnings, render
 from agents.clin.meta import MetaMemoryStore, episode_key
 from agents.clin.protocol import Encoder, early_stop_reason, ground, parse_reply, stop_action
-from envs.base import Observation
-from lab.errors import ConfigError
-from lab.llm import LLM
-from lab.prompts import render as fill
-from lab.protocols import Action, AgentContext, Task, TrialOutcome, Transition
-from lab.settings import cache_dir
+from lab.core.env import Observation
+from lab.core.errors import ConfigError
+from lab.core.llm import LLM
+from lab.core.prompts import render as fill
+from lab.core.protocols import Action, AgentContext, Task, TrialOutcome, Transition
+from lab.core.settings import cache_dir
 
 
 class ClinAgent:
@@ -71,7 +71,7 @@ class ClinAgent:
     def encoder(self) -> Encoder:
         """The sentence encoder for grounding (loaded on the first non-exact action)."""
         if self._encoder is None:
-            from lab.policy.encoder import get_encoder
+            from lab.core.policy.encoder import get_encoder
 
             self._encoder = get_encoder()
         return self._encoder

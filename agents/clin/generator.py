@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from agents.clin import prompts
 from agents.clin.memory import Learning, TrialRecord, render, verbal_score
-from lab.llm.client import estimate_tokens
-from lab.prompts import render as fill
+from lab.core.llm.client import estimate_tokens
+from lab.core.prompts import render as fill
 
 GOAL = "complete the task"
 """The effect of the learnings about the task itself."""

@@ -18,7 +18,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from lab.records import MemorySnapshot, MemRecord
+from lab.core.records import MemorySnapshot, MemRecord
 
 Relation = Literal["necessary", "not_contribute"]
 Certainty = Literal["may", "should"]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.clin.memory import Learning, TrialRecord
-from lab.errors import StoreError
+from lab.core.errors import StoreError
 
 SCHEMA_VERSION = 1
 

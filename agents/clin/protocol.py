@@ -17,7 +17,7 @@ from typing import Protocol
 
 import torch
 
-from lab.protocols import Action
+from lab.core.protocols import Action
 
 COMPLETE = re.compile(r"task[_ ]complete|successfully completed", re.IGNORECASE)
 IDS_PREFIX = re.compile(r"^.*?learning\s*ids?(?:\s*\(s\))?\s*:?", re.IGNORECASE | re.DOTALL)
@@ -26,7 +26,7 @@ STOP_COMMAND = "(end trial)"
 
 
 class Encoder(Protocol):
-    """What grounding needs from :class:`lab.policy.encoder.SentenceEncoder`."""
+    """What grounding needs from :class:`lab.core.policy.encoder.SentenceEncoder`."""
 
     def similarity_matrix(self, a: list[str], b: list[str]) -> torch.Tensor:
         """Cosine similarities (len(a), len(b))."""

@@ -6,7 +6,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from lab.records import MemorySnapshot, MemRecord, Step
+from lab.core.records import MemorySnapshot, MemRecord, Step
 
 ORDER = {"added": 0, "strengthened": 1, "weakened": 2, "dropped": 3, "kept": 4}
 

@@ -10,7 +10,7 @@ from agents.graph_schemas.agent import GraphSchemaAgent, ScratchCSCGAgent
 from agents.graph_schemas.config import GraphSchemaConfig, ScratchConfig
 from agents.graph_schemas.model import CSCG
 from agents.graph_schemas.schema import Binding, Schema, learn_schema, load_schema, match, rebind, save_schema
-from lab.protocols import AgentSpec
+from lab.core.protocols import AgentSpec
 
 SPECS = [
     AgentSpec(

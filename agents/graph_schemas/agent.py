@@ -23,10 +23,10 @@ from agents.graph_schemas.config import GraphSchemaConfig, NavigatorConfig, Scra
 from agents.graph_schemas.memory import LatentGraphMemory, WorldModel
 from agents.graph_schemas.planning import Localiser, Plan, plan
 from agents.graph_schemas.schema import Schema, learn_schema, load_schema, match
-from envs.base import Observation
-from lab.errors import ConfigError
-from lab.policy.device import choose_device
-from lab.protocols import Action, AgentContext, Task, TrialOutcome, Transition
+from lab.core.env import Observation
+from lab.core.errors import ConfigError
+from lab.core.policy.device import choose_device
+from lab.core.protocols import Action, AgentContext, Task, TrialOutcome, Transition
 
 
 def symbol_of(observation: Observation) -> str:

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from lab.protocols import AgentConfig
+from lab.core.protocols import AgentConfig
 
 
 class NavigatorConfig(AgentConfig):

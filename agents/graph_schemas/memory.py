@@ -1,7 +1,7 @@
 """The agent's memory: a latent graph bound to the room's observations, the belief, the plan.
 
 :class:`WorldModel` is what both agents navigate with (a rebound schema, or a CSCG learned from
-scratch); :class:`LatentGraphMemory` turns it into the lab's :class:`~lab.records.MemorySnapshot`:
+scratch); :class:`LatentGraphMemory` turns it into the lab's :class:`~lab.core.records.MemorySnapshot`:
 
 - nodes: clones (kind ``clone``; attrs ``observation``, ``slot``, ``colour`` hex, ``cell`` [x, y]);
 - edges: nonzero transitions of the planning graph (kind ``transition``, label = action,
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 from minigrid.core.constants import COLORS
 
-from lab.records import MemEdge, MemNode, MemorySnapshot, MemRecord
+from lab.core.records import MemEdge, MemNode, MemorySnapshot, MemRecord
 
 
 @dataclass

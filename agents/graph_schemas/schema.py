@@ -26,8 +26,8 @@ import torch
 
 from agents.graph_schemas import messages as mp
 from agents.graph_schemas.model import CSCG, LOOP_THREADS, Progress, torch_threads
-from lab.errors import ConfigError
-from lab.settings import cache_dir
+from lab.core.errors import ConfigError
+from lab.core.settings import cache_dir
 
 
 @dataclass

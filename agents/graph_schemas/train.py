@@ -17,8 +17,8 @@ from tqdm import tqdm
 
 from agents.graph_schemas.schema import Schema, clones_for, learn_schema, save_schema
 from envs.aliased_room import AliasedRoomEnv, AliasedRoomOptions, EgoRoomOptions
-from lab.errors import ConfigError
-from lab.policy.device import choose_device
+from lab.core.errors import ConfigError
+from lab.core.policy.device import choose_device
 
 
 def walk_room(

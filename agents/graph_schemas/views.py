@@ -15,7 +15,7 @@ from collections import defaultdict
 import networkx as nx
 import plotly.graph_objects as go
 
-from lab.records import MemNode, MemorySnapshot, Step
+from lab.core.records import MemNode, MemorySnapshot, Step
 
 
 def _clones(snapshot: MemorySnapshot) -> dict[str, MemNode]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from agents.hiagent.agent import HiAgent, parse_reply
 from agents.hiagent.config import HiAgentConfig
 from agents.hiagent.memory import Chunk, WorkingMemory
-from lab.protocols import AgentSpec
+from lab.core.protocols import AgentSpec
 
 SPECS = [
     AgentSpec(

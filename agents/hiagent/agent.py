@@ -30,12 +30,12 @@ from agents.hiagent.memory import (
     last_observation_summary,
     parse_retrieve,
 )
-from envs.base import Observation
-from lab.errors import ConfigError
-from lab.llm import LLM
-from lab.llm.client import estimate_tokens
-from lab.prompts import render
-from lab.protocols import Action, AgentContext, Task, TrialOutcome, Transition
+from lab.core.env import Observation
+from lab.core.errors import ConfigError
+from lab.core.llm import LLM
+from lab.core.llm.client import estimate_tokens
+from lab.core.prompts import render
+from lab.core.protocols import Action, AgentContext, Task, TrialOutcome, Transition
 
 SUBGOAL_LINE = re.compile(
     r"^[ \t>*#-]*(?:\d+[ \t.)]*)?subgoal[ \t]*\d*[ \t]*:[ \t]*(.*)$", re.IGNORECASE | re.MULTILINE

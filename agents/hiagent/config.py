@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from lab.protocols import AgentConfig
+from lab.core.protocols import AgentConfig
 
 
 class HiAgentConfig(AgentConfig):

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lab.records import MemorySnapshot, MemRecord
+from lab.core.records import MemorySnapshot, MemRecord
 
 EntryKind = Literal["Observation", "Action"]
 CHECK_VALID_ACTIONS = "check valid actions"

@@ -10,7 +10,7 @@ from agents.sat.agent import SatAgent
 from agents.sat.config import VARIANTS, ModelConfig, SatConfig, TrainConfig
 from agents.sat.memory import AMABandit, SlotMemory, keep_indices
 from agents.sat.model import SpatialTransformer
-from lab.protocols import AgentSpec
+from lab.core.protocols import AgentSpec
 
 SPECS = [
     AgentSpec(

@@ -21,12 +21,12 @@ from agents.sat.memory import AMABandit, Slot, SlotMemory
 from agents.sat.model import SpatialTransformer
 from agents.sat.planner import GridMap, Navigator
 from agents.sat.train import ASSETS, load
-from envs.base import Observation
+from lab.core.env import Observation
 from envs.room_recall import OBJECT_CLASSES, answers, visible_classes
-from lab.errors import ConfigError
-from lab.policy.device import choose_device
-from lab.protocols import Action, AgentContext, Task, Transition, TrialOutcome
-from lab.settings import cache_dir
+from lab.core.errors import ConfigError
+from lab.core.policy.device import choose_device
+from lab.core.protocols import Action, AgentContext, Task, Transition, TrialOutcome
+from lab.core.settings import cache_dir
 
 
 def weights_path(config: SatConfig) -> Path:

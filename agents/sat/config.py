@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lab.protocols import AgentConfig
+from lab.core.protocols import AgentConfig
 
 Variant = Literal["T-FIFO", "SAT-FIFO", "SAT-FIFO-TH", "SAT-PM-PH", "SAT-AMA"]
 Strategy = Literal["fifo", "lifo", "mvfo", "lvfo", "pm"]

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from agents.sat.features import FAMILY_INDEX, OFFSETS, query_args, room_frames
 from agents.sat.memory import keep_indices, layout
 from envs.room_recall import FAMILIES, candidates, generate
-from lab.settings import cache_dir
+from lab.core.settings import cache_dir
 
 DATA_VERSION = 3
 """Bump when the generator changes (cached files are keyed by it; features are recomputed at load)."""

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from agents.sat.config import STRATEGIES
-from lab.records import MemEdge, MemNode, MemorySnapshot, MemRecord
+from lab.core.records import MemEdge, MemNode, MemorySnapshot, MemRecord
 
 REJECT = -1
 """:func:`victim` result: drop the incoming slot (LIFO)."""

@@ -30,8 +30,8 @@ from agents.sat.memory import AMABandit, epsilon
 from agents.sat.model import SpatialTransformer
 from envs.registry import validation_message
 from envs.room_recall import FAMILIES
-from lab.errors import ConfigError
-from lab.settings import cache_dir
+from lab.core.errors import ConfigError
+from lab.core.settings import cache_dir
 
 SCHEMA_VERSION = 1
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets" / "sat"

@@ -1,6 +1,6 @@
 """Plotly figures of a SAT memory snapshot: the slot grid (place x time) and the read's attention.
 
-Pure functions of a :class:`lab.records.MemorySnapshot` as :class:`agents.sat.memory.SlotMemory`
+Pure functions of a :class:`lab.core.records.MemorySnapshot` as :class:`agents.sat.memory.SlotMemory`
 writes it (records of kind ``slot`` with attrs place, time, kept, decision, attention, chunk; records
 of kind ``chunk`` with attrs index, slots, attention, selected).
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from lab.records import MemorySnapshot, MemRecord, Step
+from lab.core.records import MemorySnapshot, MemRecord, Step
 
 
 def slots(snapshot: MemorySnapshot) -> list[MemRecord]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
-from lab.records import RunInfo, Step
+from lab.core.records import RunInfo, Step
 from lab.store import RunStore
 
 SCHEMA = "ATIF-v1.4"

@@ -19,9 +19,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from lab import memory as memlib
-from lab.errors import LabError
-from lab.records import MemoryDiff, RunInfo, Step
+from lab.core import memory as memlib
+from lab.core.errors import LabError
+from lab.core.records import MemoryDiff, RunInfo, Step
 from lab.store import RunStore
 from lab.views.layout import force_layout
 

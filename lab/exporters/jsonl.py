@@ -14,8 +14,8 @@ from typing import Any, Iterable, Iterator
 
 from pydantic import BaseModel, ValidationError
 
-from lab.errors import ConfigError
-from lab.records import SCHEMA_VERSION, RunInfo, RunSummary, Step
+from lab.core.errors import ConfigError
+from lab.core.records import SCHEMA_VERSION, RunInfo, RunSummary, Step
 from lab.store import RunStore
 
 

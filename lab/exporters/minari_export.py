@@ -28,8 +28,8 @@ import gymnasium as gym
 
 from envs.minigrid_env import ACTION_NAMES, SPEC, gym_id, make_gym
 from envs.registry import get_spec, parse_options
-from lab.errors import ConfigError, MissingDependencyError
-from lab.records import RunInfo, Step
+from lab.core.errors import ConfigError, MissingDependencyError
+from lab.core.records import RunInfo, Step
 from lab.store import RunStore
 
 _env_lock = threading.Lock()

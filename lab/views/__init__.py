@@ -16,6 +16,6 @@ Modules:
   whose figures appear in an expander under the memory view (see :func:`lab.views.hooks.agent_figures`);
 * :mod:`lab.views.demo`: a recorded demo run with a graph memory (benchmarks, screenshots, tests).
 
-Everything is generic over :class:`lab.records.MemorySnapshot`: no agent needs a special case.
+Everything is generic over :class:`lab.core.records.MemorySnapshot`: no agent needs a special case.
 The pure modules (layout, graph, records, charts, env) import no Streamlit.
 """

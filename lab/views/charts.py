@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from lab.records import Timings
+from lab.core.records import Timings
 
 CURVES = {"score": "score", "memory size": "memory", "prompt tokens": "tokens_in", "latency (s)": "total_s"}
 """Curves the Compare page overlays: title -> column of :func:`series_frame`."""

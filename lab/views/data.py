@@ -12,8 +12,8 @@ import threading
 import pandas as pd
 import streamlit as st
 
-from lab import memory as memlib
-from lab.records import MemorySnapshot, Step
+from lab.core import memory as memlib
+from lab.core.records import MemorySnapshot, Step
 from lab.store import RunStore
 from lab.views import env as envview
 from lab.views.charts import series_frame

@@ -18,8 +18,8 @@ import time
 import numpy as np
 
 from envs.minigrid_env import MiniGridEnv, MiniGridOptions
-from lab import memory as memlib
-from lab.records import (
+from lab.core import memory as memlib
+from lab.core.records import (
     MemEdge, MemNode, MemorySnapshot, MemRecord, RunConfig, RunSummary, Step, Timings, TrialResult,
 )
 from lab.runner import observation_record

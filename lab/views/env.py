@@ -25,7 +25,7 @@ import plotly.graph_objects as go
 
 from envs.minigrid_env import ACTION_NAMES, SPEC, gym_id, make_gym
 from envs.registry import parse_options
-from lab.records import Step
+from lab.core.records import Step
 from lab.views.graph import esc
 from lab.views.layout import force_layout
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from lab.records import MemEdge, MemNode, MemoryDiff, MemorySnapshot
+from lab.core.records import MemEdge, MemNode, MemoryDiff, MemorySnapshot
 from lab.views.layout import Point
 
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#B279A2", "#E45756", "#72B7B2", "#9D755D", "#FF9DA6",

@@ -24,7 +24,7 @@ import importlib.util
 from types import ModuleType
 from typing import Any
 
-from lab.records import MemorySnapshot, Step
+from lab.core.records import MemorySnapshot, Step
 
 
 def views_module(agent_id: str) -> ModuleType | None:

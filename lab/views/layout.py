@@ -15,7 +15,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from lab.records import MemorySnapshot
+from lab.core.records import MemorySnapshot
 
 Point = tuple[float, float]
 

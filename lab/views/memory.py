@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from lab.records import MemorySnapshot, RunInfo, Step
+from lab.core.records import MemorySnapshot, RunInfo, Step
 from lab.store import RunStore
 from lab.views import data, graph, layout, records
 from lab.views.charts import memory_size_figure

@@ -9,8 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from envs.registry import get_spec as env_spec
-from lab.errors import LabError
-from lab.records import LLMCall, RunInfo, Step
+from lab.core.errors import LabError
+from lab.core.records import LLMCall, RunInfo, Step
 from lab.store import RunStore
 from lab.views import data
 from lab.views.charts import timings_strip_html

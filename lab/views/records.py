@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from lab import memory as memlib
-from lab.records import MemEdge, MemNode, MemoryDiff, MemorySnapshot, MemRecord
+from lab.core import memory as memlib
+from lab.core.records import MemEdge, MemNode, MemoryDiff, MemorySnapshot, MemRecord
 
 STATUS_ORDER = {"retrieved": 0, "new": 1, "": 2, "removed": 3}
 

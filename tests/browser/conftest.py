@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from lab.bench_ui import CHROMIUM, chromium, serve_app
+from lab.benches.ui import CHROMIUM, chromium, serve_app
 from lab.store import RunStore
 from lab.views.demo import record_demo
 

@@ -16,7 +16,7 @@ from envs.aliased_room import (
     view_symbol,
 )
 from envs.registry import make_env
-from lab.errors import ConfigError
+from lab.core.errors import ConfigError
 
 
 def rollout(env_id: str, options: dict, seed: int, actions: list[str]) -> list[tuple]:

@@ -14,7 +14,7 @@ from PIL import Image
 from envs.minigrid_env import ACTION_NAMES, MiniGridEnv, frame_png, render_frame, render_frames
 from envs.registry import make_env
 from envs.text_render import offset_phrase, object_phrase, render_text, visible_objects
-from lab.errors import ConfigError, UnknownIdError
+from lab.core.errors import ConfigError, UnknownIdError
 
 EMPTY = "minigrid:MiniGrid-Empty-5x5-v0"
 PATH_TO_GOAL = ["forward", "forward", "right", "forward", "forward"]

@@ -20,7 +20,7 @@ from envs.room_recall import (
     generate,
     make_layout,
 )
-from lab.errors import ConfigError
+from lab.core.errors import ConfigError
 
 
 def play_exploration(env: RoomRecallEnv, seed: int):

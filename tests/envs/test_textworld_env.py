@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from envs.base import Env, Observation
+from lab.core.env import Env, Observation
 from envs.registry import get_spec, make_env, parse_options
 from envs.textworld_env import TextWorldEnv, game_path, split_feedback
 from envs.tw_games import CookingOptions
-from lab.errors import ConfigError
+from lab.core.errors import ConfigError
 
 GAMES: dict[str, dict[str, Any]] = {
     "tw-treasure": {"level": 5},

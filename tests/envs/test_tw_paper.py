@@ -8,7 +8,7 @@ import pytest
 
 from envs.registry import make_env
 from envs.tw_paper import CleaningRules, build_hunt, cleaning_reward, cleaning_rules, grid_tree, paths_from
-from lab.errors import ConfigError
+from lab.core.errors import ConfigError
 
 PAPER = Path(__file__).resolve().parents[2].parent / "shared" / "games" / "arigraph"
 

@@ -12,9 +12,9 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from typer.testing import CliRunner
 
-from lab.errors import ConfigError
+from lab.core.errors import ConfigError
 from lab.export import FORMATS, export_bytes, export_run, import_file, import_jsonl, jsonl_lines
-from lab.records import RunConfig
+from lab.core.records import RunConfig
 from lab.runner import execute
 from lab.store import RunStore
 from lab.views.demo import record_demo
@@ -180,7 +180,7 @@ def test_cli_export_and_import(home: Path, tmp_path: Path) -> None:
 
 def test_html_report_escapes_script_injected_into_an_observation(store: RunStore, tmp_path: Path) -> None:
     """A game or model that prints markup cannot run code in the report."""
-    from lab.records import ObservationRecord, RunSummary, Step
+    from lab.core.records import ObservationRecord, RunSummary, Step
 
     evil = "</script><script>alert('pwned')</script><img src=x onerror=alert(1)>"
     steps = [Step(index=0, t=0, observation=ObservationRecord(text=f"You see {evil}"), action=evil,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from lab.errors import StoreError
+from lab.core.errors import StoreError
 from lab.export import export_run
-from lab.records import RunConfig
+from lab.core.records import RunConfig
 from lab.runner import execute
 from lab.store import RunStore
 

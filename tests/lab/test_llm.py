@@ -6,9 +6,9 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from lab.errors import ConfigError, LLMError, MissingDependencyError, UnknownIdError
-from lab.llm import LLM, build, match_option, validate
-from lab.llm.replay import ReplayChatModel
+from lab.core.errors import ConfigError, LLMError, MissingDependencyError, UnknownIdError
+from lab.core.llm import LLM, build, match_option, validate
+from lab.core.llm.replay import ReplayChatModel
 
 
 class ScoringFake(FakeListChatModel):

@@ -14,18 +14,18 @@ import os
 import threading
 from typing import Any
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP (see lab.policy.device)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP (see lab.core.policy.device)
 
 import pytest
 import torch
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-from lab.errors import ConfigError, MissingDependencyError
-from lab.policy import device as device_mod
-from lab.policy import lm
-from lab.policy import scorer as scorer_mod
-from lab.policy.encoder import DIM, SentenceEncoder
-from lab.policy.scorer import ActionScorer
+from lab.core.errors import ConfigError, MissingDependencyError
+from lab.core.policy import device as device_mod
+from lab.core.policy import lm
+from lab.core.policy import scorer as scorer_mod
+from lab.core.policy.encoder import DIM, SentenceEncoder
+from lab.core.policy.scorer import ActionScorer
 
 SYSTEM = "You play a text adventure. Reply with exactly one command from the admissible commands."
 OBSERVATION = (
@@ -246,7 +246,7 @@ def test_long_prompt_truncated_from_the_left(scorer32: ActionScorer) -> None:
 @pytest.mark.slow
 def test_embedded_chat_model_invoke(embedded: tuple[Any, Any]) -> None:
     """invoke() gives an AIMessage with token usage and the model name, cut at a stop string."""
-    from lab.llm.embedded import EmbeddedChatModel
+    from lab.core.llm.embedded import EmbeddedChatModel
 
     chat = EmbeddedChatModel(max_new_tokens=12, device="cpu")
     reply = chat.invoke([SystemMessage("You are a helpful assistant."), HumanMessage("Count from 1 to 10.")],
@@ -262,7 +262,7 @@ def test_embedded_chat_model_invoke(embedded: tuple[Any, Any]) -> None:
 @pytest.mark.slow
 def test_embedded_chat_model_scores_options(embedded: tuple[Any, Any]) -> None:
     """The lab's client detects scoring by ``score_options``; it takes langchain messages."""
-    from lab.llm.embedded import EmbeddedChatModel
+    from lab.core.llm.embedded import EmbeddedChatModel
 
     chat = EmbeddedChatModel(device="cpu")
     assert hasattr(chat, "score_options")
@@ -273,7 +273,7 @@ def test_embedded_chat_model_scores_options(embedded: tuple[Any, Any]) -> None:
 
 def test_cut_at_stop() -> None:
     """The earliest stop string wins; no stop strings leave the text alone."""
-    from lab.llm.embedded import cut_at_stop
+    from lab.core.llm.embedded import cut_at_stop
 
     assert cut_at_stop("1, 2, 3, 4", ["3", "2"]) == ("1, ", True)
     assert cut_at_stop("abc", None) == ("abc", False)

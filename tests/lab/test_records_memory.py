@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from lab import memory as memlib
-from lab.records import (
+from lab.core import memory as memlib
+from lab.core.records import (
     SCHEMA_VERSION, LLMCall, MemEdge, MemNode, MemorySnapshot, MemRecord, Message, ObservationRecord,
     RunConfig, Step,
 )

@@ -7,8 +7,8 @@ import threading
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from lab.errors import ConfigError, UnknownIdError
-from lab.records import RunConfig
+from lab.core.errors import ConfigError, UnknownIdError
+from lab.core.records import RunConfig
 from lab.runner import execute
 from lab.store import RunStore
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import memory as memlib
-from lab.errors import RunNotFoundError, SchemaVersionError, StoreError
-from lab.records import MemNode, MemorySnapshot, ObservationRecord, RunConfig, RunSummary, Step
+from lab.core import memory as memlib
+from lab.core.errors import RunNotFoundError, SchemaVersionError, StoreError
+from lab.core.records import MemNode, MemorySnapshot, ObservationRecord, RunConfig, RunSummary, Step
 from lab.store import RunStore
 
 from tests.conftest import ROOT

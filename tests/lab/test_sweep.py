@@ -10,7 +10,7 @@ import types
 import psutil
 import pytest
 
-from lab.errors import ConfigError, LabError
+from lab.core.errors import ConfigError, LabError
 from lab.store import RunStore
 from lab.sweep import SweepSpec, parse_seeds, sweep
 

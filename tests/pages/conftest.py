@@ -15,8 +15,8 @@ from typing import Iterator
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from lab import memory as memlib
-from lab.records import (
+from lab.core import memory as memlib
+from lab.core.records import (
     LLMCall, MemorySnapshot, MemRecord, Message, ObservationRecord, RunConfig, RunSummary, Step, TrialResult,
 )
 from lab.runner import execute

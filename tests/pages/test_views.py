@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from envs.minigrid_env import render_frame
-from lab.records import MemEdge, MemNode, MemoryDiff, MemorySnapshot, MemRecord, ObservationRecord, Step
+from lab.core.records import MemEdge, MemNode, MemoryDiff, MemorySnapshot, MemRecord, ObservationRecord, Step
 from lab.views import env as envview
 from lab.views import graph, layout, records
 from lab.views.hooks import agent_figures, agent_trial_changes, views_module

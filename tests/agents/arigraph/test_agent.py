@@ -9,11 +9,11 @@ from tests.agents.arigraph.arigraph_helpers import PromptScorer, RoutingFake
 from agents.arigraph import AriGraphAgent, AriGraphConfig, RagAgent, RagConfig, SummaryAgent, SummaryConfig
 from agents.arigraph.extract import LLMExtractor, LLMOutdated, View, llm_entities
 from agents.arigraph.triplets import Triplet
-from envs.base import Observation
-from lab.errors import LabError
-from lab.llm import LLM
-from lab.protocols import AgentContext, Task
-from lab.records import RunConfig
+from lab.core.env import Observation
+from lab.core.errors import LabError
+from lab.core.llm import LLM
+from lab.core.protocols import AgentContext, Task
+from lab.core.records import RunConfig
 from lab.runner import execute
 
 HUNT = {"rooms": 5, "keys": 2, "game_seed": 3}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.arigraph.bench import agreement_table, trials_table
+from lab.benches.arigraph import agreement_table, trials_table
 
 
 def result(agent: str, seed: int, actions: list[str], trials: list[float] | None = None) -> dict:

@@ -6,8 +6,8 @@ from tests.agents.arigraph.arigraph_helpers import RoutingFake
 from tests.agents.arigraph.test_agent import HUNT, agent, llm
 
 from agents.arigraph import ReflexionAgent, ReflexionConfig
-from lab.protocols import TrialOutcome
-from lab.records import RunConfig
+from lab.core.protocols import TrialOutcome
+from lab.core.records import RunConfig
 from lab.runner import execute
 
 FIRST = "Reflection: I only looked around. Next time take the key first. Then unlock the locker. Extra."

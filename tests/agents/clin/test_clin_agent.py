@@ -13,9 +13,9 @@ from agents.clin import ClinAgent, ClinConfig
 from agents.clin.memory import Learning, TrialRecord
 from agents.clin.meta import MetaMemoryStore, episode_key
 from agents.clin.protocol import early_stop_reason, parse_reply
-from envs.base import Observation
-from lab.llm import LLM
-from lab.protocols import AgentContext, Task, TrialOutcome, Transition
+from lab.core.env import Observation
+from lab.core.llm import LLM
+from lab.core.protocols import AgentContext, Task, TrialOutcome, Transition
 
 ADMISSIBLE = ["examine cookbook", "look", "open fridge", "take milk from fridge"]
 

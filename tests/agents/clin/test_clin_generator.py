@@ -11,7 +11,7 @@ from agents.clin.generator import (
     trace_text,
 )
 from agents.clin.memory import Learning, TrialRecord
-from lab.llm.client import estimate_tokens
+from lab.core.llm.client import estimate_tokens
 
 TRACE = [
     TraceStep("examine cookbook", "You read the recipe: milk, then prepare meal.", 0.0),

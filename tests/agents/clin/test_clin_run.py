@@ -7,7 +7,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from agents.clin.protocol import STOP_COMMAND
 from agents.clin.views import learning_changes
-from lab.records import RunConfig
+from lab.core.records import RunConfig
 from lab.runner import execute
 from lab.store import RunStore
 from tests.conftest import page

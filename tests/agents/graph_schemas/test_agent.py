@@ -11,10 +11,10 @@ from agents.graph_schemas import GraphSchemaAgent, GraphSchemaConfig, ScratchCon
 from agents.graph_schemas.schema import Schema, save_schema
 from agents.graph_schemas.views import bps_curve_figure, grid_figure, latent_graph_figure
 from envs.aliased_room import AliasedRoomEnv, AliasedRoomOptions
-from envs.base import Observation
-from lab.errors import ConfigError
-from lab.protocols import AgentContext, Task
-from lab.records import RunConfig
+from lab.core.env import Observation
+from lab.core.errors import ConfigError
+from lab.core.protocols import AgentContext, Task
+from lab.core.records import RunConfig
 from lab.runner import execute
 from lab.views.hooks import agent_figures
 

@@ -10,7 +10,7 @@ import pytest
 from agents.graph_schemas.schema import Schema, load_schema, match, rebind, save_schema
 from agents.graph_schemas.train import walk_room
 from envs.aliased_room import LANDMARK_COLOUR, AliasedRoomEnv, AliasedRoomOptions
-from lab.errors import ConfigError
+from lab.core.errors import ConfigError
 
 
 def recoloured_walk(recolour_seed: int, steps: int, seed: int) -> tuple[AliasedRoomEnv, list[str], list[str]]:

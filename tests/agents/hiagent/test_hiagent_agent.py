@@ -7,9 +7,9 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from agents.hiagent import HiAgent, HiAgentConfig, parse_reply
-from envs.base import Observation
-from lab.llm import LLM
-from lab.protocols import Action, AgentContext, Task, Transition
+from lab.core.env import Observation
+from lab.core.llm import LLM
+from lab.core.protocols import Action, AgentContext, Task, Transition
 
 ADMISSIBLE = ["go east", "look", "open fridge", "take milk from fridge"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.hiagent.bench import memory_rows, parse_args, prompt_rows, report
+from lab.benches.hiagent import memory_rows, parse_args, prompt_rows, report
 
 
 def result(agent: str, env: str, act: float, memory: float, same: float, score: float = 0.0) -> dict:

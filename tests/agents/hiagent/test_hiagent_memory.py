@@ -9,7 +9,7 @@ from agents.hiagent.memory import (
     last_observation_summary,
     parse_retrieve,
 )
-from lab.llm.client import estimate_tokens
+from lab.core.llm.client import estimate_tokens
 
 
 class CountingSummarizer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from lab.records import RunConfig
+from lab.core.records import RunConfig
 from lab.runner import execute
 from lab.store import RunStore
 

@@ -15,8 +15,8 @@ from agents.sat.planner import GridMap, Navigator
 from agents.sat.train import ASSETS, Run, evaluate, load
 from agents.sat.views import attention_figure, slot_grid_figure
 from envs.room_recall import RoomRecallEnv, RoomRecallOptions, generate
-from lab.protocols import AgentContext, Task
-from lab.records import RunConfig
+from lab.core.protocols import AgentContext, Task
+from lab.core.records import RunConfig
 from lab.runner import execute
 from lab.views.hooks import agent_figures
 

@@ -21,9 +21,9 @@ from typing import Any
 from tqdm import tqdm
 
 from agents.baselines.full_history import FullHistoryConfig, HistoryMemory
-from lab.bench import capped_chat_model, markdown_table, write_report
-from lab.llm.client import estimate_tokens
-from lab.records import LLMCall, RunConfig, Step
+from lab.benches import capped_chat_model, markdown_table, write_report
+from lab.core.llm.client import estimate_tokens
+from lab.core.records import LLMCall, RunConfig, Step
 from lab.runner import execute
 from lab.store import RunStore
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lab.bench import markdown_table, write_report
+from lab.benches import markdown_table, write_report
 
 GRID = "MiniGrid-Empty-8x8-v0"
 
@@ -41,7 +41,7 @@ def raw_minigrid(steps: int, seed: int) -> float:
 
 def recorded_minigrid(steps: int, seed: int) -> float:
     """Steps/s of the random agent through the run loop into a fresh store."""
-    from lab.records import RunConfig
+    from lab.core.records import RunConfig
     from lab.runner import execute
     from lab.store import RunStore
 
@@ -91,7 +91,7 @@ def _timed(reset, step, plan: list[str]) -> float:
 
 def scorer_pair(candidates: int, repeats: int) -> tuple[float, float]:
     """Seconds per choice, batched and one pass per candidate, same prompt and candidates."""
-    from lab.policy import embedded_scorer
+    from lab.core.policy import embedded_scorer
 
     scorer = embedded_scorer()
     prompt = [{"role": "system", "content": "You are playing a text adventure. Choose the next command."},

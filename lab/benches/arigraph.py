@@ -32,12 +32,12 @@ from agents.arigraph.extract import (
     rules_outdated,
 )
 from agents.arigraph.fidelity import FidelityTracker
-from agents.arigraph.latency import run_latency
+from lab.benches.arigraph_latency import run_latency
 from agents.arigraph.memory import AriGraphMemory
 from agents.arigraph.planact import preprocess
 from agents.arigraph.retrieval import HashEncoder
 from envs.registry import make_env
-from lab.bench import DOCS, markdown_table, write_report
+from lab.benches import DOCS, markdown_table, write_report
 
 PAPER_GAMES = Path(
     os.environ.get(
@@ -104,7 +104,7 @@ def run_scores(
 ) -> list[dict]:
     """Run every agent on every row through the lab's run loop; one result dict per run (``reflexion``
     plays ``reflexion_trials`` trials: its score is the last trial's, its steps the mean per trial)."""
-    from lab.records import RunConfig
+    from lab.core.records import RunConfig
     from lab.runner import execute, prepare
     from lab.store import RunStore
 
@@ -265,7 +265,7 @@ def run_fidelity(quick: bool, llm_spec: str, llm_steps: int | None = None) -> li
     ]
     llm = None
     if llm_spec:
-        from lab.llm import LLM, build
+        from lab.core.llm import LLM, build
 
         llm = LLM(build(llm_spec), llm_spec)
     rows = []

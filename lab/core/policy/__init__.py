@@ -5,10 +5,10 @@ transformers is imported only when a model is first loaded, so importing this pa
 
 from __future__ import annotations
 
-from lab.policy.device import choose_device, configure_threads, describe_device, resolve_device
-from lab.policy.encoder import SentenceEncoder, get_encoder, load_minilm
-from lab.policy.lm import INFERENCE_LOCK, LoadReport, load_embedded_lm, load_report, load_uncached
-from lab.policy.scorer import ActionScorer, embedded_scorer
+from lab.core.policy.device import choose_device, configure_threads, describe_device, resolve_device
+from lab.core.policy.encoder import SentenceEncoder, get_encoder, load_minilm
+from lab.core.policy.lm import INFERENCE_LOCK, LoadReport, load_embedded_lm, load_report, load_uncached
+from lab.core.policy.scorer import ActionScorer, embedded_scorer
 
 __all__ = [
     "INFERENCE_LOCK",

@@ -17,7 +17,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
 
-from lab.errors import ConfigError
+from lab.core.errors import ConfigError
 
 DEFAULT_MAX_THREADS = 8
 """Thread cap when ``MEMLAB_THREADS`` is unset: small models stop scaling beyond this on CPU."""
@@ -55,7 +55,7 @@ def configure_threads() -> int:
 def choose_device(prefer: str = "auto") -> torch.device:
     """The device to run on: ``"auto"`` takes CUDA when available, else CPU; ``"cpu"``/``"cuda"`` force one.
 
-    Raises :class:`~lab.errors.ConfigError` for an unknown choice or for ``"cuda"`` without a usable GPU.
+    Raises :class:`~lab.core.errors.ConfigError` for an unknown choice or for ``"cuda"`` without a usable GPU.
     Also sizes the CPU thread pool (see :func:`configure_threads`).
     """
     choice = (prefer or "auto").strip().lower()

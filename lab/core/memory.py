@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from lab.records import MemEdge, MemNode, MemoryDiff, MemorySnapshot, MemRecord
+from lab.core.records import MemEdge, MemNode, MemoryDiff, MemorySnapshot, MemRecord
 
 Item = TypeVar("Item", MemNode, MemEdge, MemRecord)
 

@@ -20,8 +20,8 @@ from agents.sat.agent import SatAgent
 from agents.sat.config import STRATEGIES, VARIANTS, SatConfig, TrainConfig
 from agents.sat.train import ASSETS, Run
 from envs.room_recall import FAMILIES, RoomRecallEnv, RoomRecallOptions
-from lab.bench import markdown_table, write_report
-from lab.protocols import AgentContext, Task
+from lab.benches import markdown_table, write_report
+from lab.core.protocols import AgentContext, Task
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

@@ -64,7 +64,7 @@ def percentiles(seconds: list[float]) -> tuple[float, float]:
 
 def run_latency(sizes: list[int], cached_reps: int, baseline_reps: dict[int, int]) -> list[list[Any]]:
     """(c): depth-1 and -2 searches on the cached index vs depth-1 re-embed searches, same encoder weights."""
-    from lab.policy.encoder import SentenceEncoder
+    from lab.core.policy.encoder import SentenceEncoder
 
     rows = []
     for n in tqdm(sizes, desc="(c) latency", unit="size"):

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Protocol, r
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from lab.records import MemorySnapshot
+from lab.core.records import MemorySnapshot
 
 if TYPE_CHECKING:
-    from envs.base import EnvKind, Observation
-    from lab.llm.client import LLM
+    from lab.core.env import EnvKind, Observation
+    from lab.core.llm.client import LLM
 
 
 @runtime_checkable

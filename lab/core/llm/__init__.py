@@ -1,6 +1,6 @@
 """The LLM layer: spec strings to chat models, the recording client, replay."""
 
-from lab.llm.client import LLM, Choice, match_option
-from lab.llm.spec import build, validate
+from lab.core.llm.client import LLM, Choice, match_option
+from lab.core.llm.spec import build, validate
 
 __all__ = ["LLM", "Choice", "build", "match_option", "validate"]

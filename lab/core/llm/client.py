@@ -18,8 +18,8 @@ from typing import Any, Sequence
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from lab.errors import LabError, LLMError
-from lab.records import LLMCall, Message
+from lab.core.errors import LabError, LLMError
+from lab.core.records import LLMCall, Message
 
 RETRIES_VAR, BACKOFF_VAR = "MEMLAB_LLM_RETRIES", "MEMLAB_LLM_BACKOFF"
 """Environment overrides of the retry policy: retries after the first attempt (3), first backoff in s (1.0,

@@ -3,7 +3,7 @@
 Generation is greedy and weak (the model tends to restate the observation); the lab's agents should
 choose actions with :meth:`EmbeddedChatModel.score_options`, which ranks admissible commands by their
 mean per-token log-likelihood. The lab's LLM client detects that ability with
-``hasattr(model, "score_options")``. The weights load lazily on first use (see :mod:`lab.policy.lm`)
+``hasattr(model, "score_options")``. The weights load lazily on first use (see :mod:`lab.core.policy.lm`)
 and are shared by every instance in the process; one process-wide lock serialises forward passes.
 """
 
@@ -19,8 +19,8 @@ from langchain_core.messages import AIMessage, BaseMessage, convert_to_openai_me
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
-from lab.policy.lm import INFERENCE_LOCK, MODEL_NAME, load_embedded_lm
-from lab.policy.scorer import ActionScorer
+from lab.core.policy.lm import INFERENCE_LOCK, MODEL_NAME, load_embedded_lm
+from lab.core.policy.scorer import ActionScorer
 
 
 def to_chat(messages: Sequence[BaseMessage | dict[str, Any]]) -> list[dict[str, str]]:
@@ -57,7 +57,7 @@ class EmbeddedChatModel(BaseChatModel):
     max_new_tokens: int = 64
     """Greedy generation stops after this many new tokens (or at end of turn, or at a stop string)."""
     device: str = "auto"
-    """``"auto"``, ``"cpu"`` or ``"cuda"`` (see :func:`lab.policy.device.choose_device`)."""
+    """``"auto"``, ``"cpu"`` or ``"cuda"`` (see :func:`lab.core.policy.device.choose_device`)."""
 
     _scorer: ActionScorer | None = PrivateAttr(default=None)
 

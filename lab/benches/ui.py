@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     """Record the demo run, serve the app, measure, print and write docs/ui.md."""
     from tqdm import tqdm
 
-    from lab.bench import markdown_table, write_report
+    from lab.benches import markdown_table, write_report
     from lab.store import RunStore
     from lab.views.demo import record_demo
 
@@ -224,7 +224,7 @@ def result_rows(cold: float, warm: float, changes: list[float]) -> list[list[str
 def report_text(table: str, args: argparse.Namespace, size: str) -> str:
     """The body of docs/ui.md."""
     return (
-        "Measured by `memlab bench ui` (`lab.bench_ui`) with Playwright driving Debian's headless Chromium "
+        "Measured by `memlab bench ui` (`lab.benches.ui`) with Playwright driving Debian's headless Chromium "
         f"against `streamlit run lab/app.py` on this machine. The run: {args.steps} MiniGrid steps recorded "
         f"by `lab.views.demo` (DoorKey-16x16, random moves) with a place-graph memory of {size}; keyframes "
         f"every 10 steps. Explore opens at step {args.steps // 2} through a deep link; then the right-arrow "

@@ -18,8 +18,8 @@ from typing import Any
 from tqdm import tqdm
 
 from envs.registry import make_env
-from lab.bench import capped_chat_model, markdown_table, write_report
-from lab.records import RunConfig, RunInfo
+from lab.benches import capped_chat_model, markdown_table, write_report
+from lab.core.records import RunConfig, RunInfo
 from lab.runner import execute
 from lab.store import RunStore
 
