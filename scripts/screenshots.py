@@ -1,7 +1,7 @@
 """Make the README screenshots of every page (``assets/screenshots/*.png``) with Playwright.
 
-It records runs in a fresh data dir (the embedded model's converted weights are reused from your
-data dir when present), serves the app on a free localhost port, drives Debian's headless
+It records runs in a fresh data dir (the embedded model's converted weights come from the shared
+model cache, which the data dir does not hide), serves the app on a free localhost port, drives Debian's headless
 Chromium (``make browser`` installs it) and captures each page:
 
 * ``home.png``, ``runs.png``: the run lists;
@@ -31,13 +31,6 @@ from lab.benches.ui import chromium, serve_app  # noqa: E402
 
 VIEWPORT = {"width": 1440, "height": 1300}
 TALL = {"width": 1440, "height": 1800}
-
-
-def link_models(home: Path) -> None:
-    """Reuse the embedded model's converted weights from the usual data dir (conversion takes minutes)."""
-    mine = Path(os.environ.get("MEMLAB_HOME") or Path.home() / ".memlab") / "models"
-    if mine.is_dir() and not (home / "models").exists():
-        (home / "models").symlink_to(mine, target_is_directory=True)
 
 
 def record(home: Path, llm_steps: int) -> dict[str, str]:
@@ -131,7 +124,6 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="memlab-screenshots-") as tmp:
         home = Path(tmp)
-        link_models(home)
         print("recording runs…", file=sys.stderr)
         runs = record(home, args.llm_steps)
         with serve_app(home) as url:

@@ -1,4 +1,11 @@
-"""Shared fixtures: every test gets its own data dir (a real SQLite store in tmp)."""
+"""Shared fixtures: every test gets its own data dir (a real SQLite store in tmp).
+
+The session writes only to temporary dirs: the embedded model's converted weights go to a
+session-wide model cache in tmp (``MEMLAB_MODEL_CACHE``, inherited by every subprocess), and
+Hypothesis keeps no example database. Two Hypothesis profiles: ``ci`` (the default: derandomized,
+so a failure reproduces, and sized so the property tests run well over 1,000 examples in all) and
+``explore`` (random draws, ``--hypothesis-profile=explore``) to hunt for new failures.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 if TYPE_CHECKING:
     from streamlit.testing.v1 import AppTest
@@ -16,6 +24,24 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any torch import (see lab/__init__.py)
+
+PROFILE = {"deadline": None, "database": None, "suppress_health_check": [HealthCheck.function_scoped_fixture]}
+settings.register_profile("ci", derandomize=True, max_examples=100, **PROFILE)
+settings.register_profile("explore", max_examples=100, **PROFILE)
+settings.load_profile("ci")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's model cache: the embedded model is converted once per session, in tmp."""
+    path = tmp_path_factory.mktemp("memlab-models")
+    before = os.environ.get("MEMLAB_MODEL_CACHE")
+    os.environ["MEMLAB_MODEL_CACHE"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("MEMLAB_MODEL_CACHE", None)
+    else:
+        os.environ["MEMLAB_MODEL_CACHE"] = before
 
 
 @pytest.fixture

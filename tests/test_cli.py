@@ -92,12 +92,14 @@ def seeded_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (["run", "--env", "tw-file", "--agent", "random", "--env-opt", f"path={__file__}"], "is not a TextWorld"),
     (["run", "--env", "tw-coin", "--agent", "full-history", "--llm", "gpt:4"], "unknown LLM provider 'gpt'"),
     (["show", "no-such-run"], "no run with id 'no-such-run'"),
-    (["export", "no-such-run", "-o", "/tmp/x.jsonl"], "no run with id 'no-such-run'"),
+    (["export", "no-such-run", "-o", "{home}/x.jsonl"], "no run with id 'no-such-run'"),
 ])
 def test_bad_input_gives_one_line_and_touches_nothing(seeded_home: Path, args: list[str], message: str) -> None:
     before = store_rows(seeded_home)
+    args = [arg.replace("{home}", str(seeded_home)) for arg in args]
     out = memlab(*args, home=seeded_home)
     assert out.returncode != 0
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in out.stderr
     assert run_count(seeded_home) == 1 and store_rows(seeded_home) == before
+    assert not (seeded_home / "x.jsonl").exists()

@@ -114,7 +114,6 @@ def family(t: Triplet) -> str | None:
     ('place', 'openness')
     >>> family(Triplet("a", "likes", "b")) is None
     True
-    ('place', 'openness', None)
     """
     if t.relation in PLACE:
         return "place"

@@ -79,8 +79,13 @@ def parse_triplets(reply: str) -> Parsed:
 
     >>> [t.text for t in parse_triplets("1. Kitchen, has exit, north; key, is in, Fridge").triplets]
     ['kitchen, has exit, north', 'key, is in, fridge']
-    >>> parse_triplets("The kitchen has a fridge, a table, and a chair").rejected
-    ['The kitchen has a fridge, a table, and a chair']
+    >>> parse_triplets("The kitchen has a fridge, a table, a sink, and a chair").rejected
+    ['The kitchen has a fridge, a table, a sink, and a chair']
+
+    Like the reference, any three comma parts pass, a sentence included:
+
+    >>> [t.text for t in parse_triplets("The kitchen has a fridge, a table, and a chair").triplets]
+    ['the kitchen has a fridge, a table, and a chair']
     """
     out = Parsed()
     for chunk in re.split(r"[;\n]", reply):

