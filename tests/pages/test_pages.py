@@ -9,7 +9,7 @@ import pytest
 from lab.store import RunStore
 from tests.conftest import PAGE_TIMEOUT as TIMEOUT
 from tests.conftest import page
-from tests.pages.conftest import HOSTILE, Recorded
+from tests.pages.conftest import HOSTILE, Recorded, record_all
 
 
 def texts(elements) -> str:
@@ -107,7 +107,11 @@ def test_compare_aggregates_a_batch_over_seeds(recorded: Recorded) -> None:
     assert list(table["agent"]) == ["demo-graph"] and int(table["runs"].iloc[0]) == 2
 
 
-def test_runs_page_filters_exports_and_deletes(recorded: Recorded) -> None:
+def test_runs_page_filters_exports_and_deletes(home: Path) -> None:
+    """On a store of its own: the module's shared store must keep every run for the other tests."""
+    store = RunStore()
+    recorded = Recorded(home=home, **record_all(store))
+    store.close()
     at = page("runs")
     assert not at.exception
     assert len(at.dataframe[0].value) == 4
