@@ -6,6 +6,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from lab.core.errors import LabError
+from lab.ui import show_error
+
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 
 st.set_page_config(page_title="Memory Agent Lab", layout="wide")
@@ -16,4 +19,7 @@ navigation = st.navigation([
     st.Page(PAGES / "compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
     st.Page(PAGES / "runs.py", title="Runs and export", icon=":material/list:", url_path="runs"),
 ])
-navigation.run()
+try:
+    navigation.run()
+except LabError as err:  # e.g. the store turned read-only or full while the page ran: one line, no traceback
+    show_error(err)

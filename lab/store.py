@@ -4,6 +4,10 @@ It is the single source of truth: the run loop writes steps as they happen and p
 exports and the CLI only read. WAL lets a running job write while other processes read;
 a process killed mid-run leaves every committed step readable, and the next open marks
 its run ``interrupted``.
+
+Every SQLite or OS error is raised as :class:`~lab.core.errors.StoreError` (``DataDirError`` for the
+folder itself): one line naming the file, the cause (read-only, permission denied, disk full, locked,
+damaged) and the fix. A failed write rolls back whole, so what was committed before stays intact.
 """
 
 from __future__ import annotations
@@ -19,11 +23,33 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from lab.core import memory as memlib
-from lab.core.errors import RunNotFoundError, SchemaVersionError, StoreError
+from lab.core.errors import DataDirError, RunNotFoundError, SchemaVersionError, StoreError
 from lab.core.records import SCHEMA_VERSION, MemorySnapshot, RunConfig, RunInfo, RunStatus, RunSummary, Step
-from lab.core.settings import store_path
+from lab.core.settings import FIX, store_path, why_unusable
 
 HOST = socket.gethostname()
+
+# Connection settings, set on every connection (each thread of each process has its own).
+JOURNAL_MODE = "wal"
+"""Write-ahead log: readers never block the one writer and the writer never blocks readers, so pages
+read a run while its process appends steps; a crash loses no committed transaction."""
+BUSY_TIMEOUT_MS = 30_000
+"""How long a writer waits for another process's write lock before giving up with "database is locked".
+Writes are short (one batch of steps, about every 0.1 s per run), so 30 s only runs out when a process
+holds the lock hung. A write of several statements starts with ``BEGIN IMMEDIATE`` (one statement is
+its own transaction): taking the write lock up front is what lets the busy handler wait; a read
+transaction that later writes would get "database is locked" at once, whatever the timeout."""
+SYNCHRONOUS = "NORMAL"
+"""In WAL mode, NORMAL syncs at checkpoints, not at every commit: a power cut may drop the last
+commits, never corrupt the file; a process crash loses nothing committed."""
+PRAGMAS = {"busy_timeout": BUSY_TIMEOUT_MS, "journal_mode": JOURNAL_MODE, "synchronous": SYNCHRONOUS,
+           "foreign_keys": "ON"}
+"""Applied in this order at connect (the timeout first: switching a new file to WAL takes a lock);
+:meth:`RunStore.settings` reads back the effective values."""
+
+# primary SQLite result codes (https://sqlite.org/rescode.html) that name a cause a person can fix
+SQLITE_PERM, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY = 3, 5, 6, 8
+SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_NOTADB = 10, 11, 13, 14, 26
 
 
 def m001_initial(db: sqlite3.Connection) -> None:
@@ -88,6 +114,15 @@ def pid_alive(pid: int | None) -> bool:
     return True
 
 
+def rollback(db: sqlite3.Connection) -> None:
+    """End a failed transaction; the commits before it stay (a rollback that fails leaves the same state)."""
+    if db.in_transaction:
+        try:
+            db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
 def check_version(data: dict[str, Any], what: str) -> None:
     """Refuse records written by a newer lab."""
     version = data.get("schema_version", SCHEMA_VERSION)
@@ -118,19 +153,69 @@ class RunStore:
     def _connect(self) -> sqlite3.Connection:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA foreign_keys=ON")
-        except (sqlite3.Error, OSError) as err:
-            raise StoreError(f"cannot open the run store {self.path}: {err}") from None
+        except OSError as err:
+            why = why_unusable(self.path.parent, err) or err.strerror
+            message = f"cannot open the run store {self.path}: {why}; {FIX}"
+            raise DataDirError(self.path.parent, message) from None
+        try:
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        except sqlite3.Error as err:
+            raise self._error(err, "open") from None
+        try:
+            for name, value in PRAGMAS.items():
+                db.execute(f"PRAGMA {name}={value}")
+        except sqlite3.Error as err:
+            db.close()
+            raise self._error(err, "open") from None
         return db
+
+    def settings(self) -> dict[str, Any]:
+        """The effective connection settings of this thread's connection (see ``PRAGMAS``)."""
+        db = self._db()
+        values = {name: db.execute(f"PRAGMA {name}").fetchone()[0] for name in PRAGMAS}
+        values["synchronous"] = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}[values["synchronous"]]
+        values["foreign_keys"] = "ON" if values["foreign_keys"] else "OFF"
+        return values
+
+    def _error(self, err: sqlite3.Error, doing: str) -> StoreError:
+        """One line: the store, what failed, why in words and what to do (SQLite's own text in brackets)."""
+        code = (getattr(err, "sqlite_errorcode", None) or 0) & 0xFF
+        folder = self.path.parent
+        if code == SQLITE_FULL:
+            cause = ("the disk is full or the store hit its size limit, and what was stored before is kept; "
+                     "free some space or set MEMLAB_HOME to a directory on another disk")
+        elif code in (SQLITE_BUSY, SQLITE_LOCKED):
+            cause = (f"another process held its write lock for over {BUSY_TIMEOUT_MS // 1000} s; "
+                     "retry when that process is done")
+        elif code in (SQLITE_CORRUPT, SQLITE_NOTADB):
+            cause = ("the file is damaged or not a run store; move it aside (the lab starts a new one) "
+                     "or set MEMLAB_HOME to another directory")
+        elif code in (SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_IOERR, SQLITE_PERM):
+            cause = f"{self._why_unusable(folder)}; {FIX}"
+        else:
+            return StoreError(f"cannot {doing} the run store {self.path}: {err}")
+        return StoreError(f"cannot {doing} the run store {self.path}: {cause} (SQLite: {err})")
+
+    def _why_unusable(self, folder: Path) -> str:
+        why = why_unusable(folder)
+        if why:
+            return why
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            return "the file is read-only"
+        return f"check the permissions of {self.path.name} and its -wal and -shm files"
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        """All rows of a read; SQLite errors become a ``StoreError``."""
+        try:
+            return self._db().execute(sql, tuple(params)).fetchall()
+        except sqlite3.Error as err:
+            raise self._error(err, "read") from None
 
     def _write(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
         try:
             return self._db().execute(sql, tuple(params))
-        except sqlite3.OperationalError as err:
-            raise StoreError(f"cannot write the run store {self.path}: {err}") from None
+        except sqlite3.Error as err:
+            raise self._error(err, "write") from None
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         try:
@@ -143,9 +228,8 @@ class RunStore:
                     db.execute("INSERT INTO migrations VALUES (?, ?)", (migration.__name__, now()))
                 db.execute("COMMIT")
         except sqlite3.Error as err:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise StoreError(f"cannot use the run store {self.path}: {err}") from None
+            rollback(db)
+            raise self._error(err, "open") from None
 
     def close(self) -> None:
         """Close this thread's connection."""
@@ -157,7 +241,7 @@ class RunStore:
     # -- runs -------------------------------------------------------------------------------
     def recover(self) -> list[str]:
         """Mark runs whose process died as ``interrupted``; their committed steps stay."""
-        rows = self._db().execute("SELECT run_id, pid, host FROM runs WHERE status='running'").fetchall()
+        rows = self._query("SELECT run_id, pid, host FROM runs WHERE status='running'")
         dead = [run_id for run_id, pid, host in rows if host == HOST and not pid_alive(pid)]
         for run_id in dead:
             self._write(
@@ -198,9 +282,8 @@ class RunStore:
                 self._insert_step(db, run_id, step)
             db.execute("COMMIT")
         except sqlite3.Error as err:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise StoreError(f"cannot write run {run_id} to {self.path}: {err}") from None
+            rollback(db)
+            raise self._error(err, f"write run {run_id} to") from None
         return run_id
 
     def claim_run(self, run_id: str, pid: int | None = None) -> None:
@@ -210,7 +293,7 @@ class RunStore:
 
     def has_run(self, run_id: str) -> bool:
         """Whether the store holds ``run_id``."""
-        return self._db().execute("SELECT 1 FROM runs WHERE run_id=?", (run_id,)).fetchone() is not None
+        return bool(self._query("SELECT 1 FROM runs WHERE run_id=?", (run_id,)))
 
     def finish_run(self, run_id: str, summary: RunSummary) -> None:
         """Record the summary and final status."""
@@ -231,17 +314,21 @@ class RunStore:
 
     def stop_requested(self, run_id: str) -> bool:
         """Whether a stop was asked for."""
-        row = self._db().execute("SELECT stop_requested FROM runs WHERE run_id=?", (run_id,)).fetchone()
-        return bool(row and row[0])
+        rows = self._query("SELECT stop_requested FROM runs WHERE run_id=?", (run_id,))
+        return bool(rows and rows[0][0])
 
     def delete_run(self, run_id: str) -> None:
         """Delete a run with its steps and snapshots."""
         self.get_run(run_id)
         db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        for table in ("snapshots", "steps", "runs"):
-            db.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
-        db.execute("COMMIT")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for table in ("snapshots", "steps", "runs"):
+                db.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
+            db.execute("COMMIT")
+        except sqlite3.Error as err:
+            rollback(db)
+            raise self._error(err, f"delete run {run_id} from") from None
 
     def _info(self, row: sqlite3.Row | tuple) -> RunInfo:
         (run_id, created, updated, status, config, summary, versions, message, n_steps) = row
@@ -257,10 +344,10 @@ class RunStore:
 
     def get_run(self, run_id: str) -> RunInfo:
         """One run's header; ``RunNotFoundError`` when absent."""
-        row = self._db().execute(f"SELECT {self._INFO_COLS} FROM runs WHERE run_id=?", (run_id,)).fetchone()
-        if row is None:
+        rows = self._query(f"SELECT {self._INFO_COLS} FROM runs WHERE run_id=?", (run_id,))
+        if not rows:
             raise RunNotFoundError(run_id)
-        return self._info(row)
+        return self._info(rows[0])
 
     def list_runs(self, limit: int = 200, env_id: str | None = None, agent_id: str | None = None,
                   status: str | None = None, label: str | None = None) -> list[RunInfo]:
@@ -271,10 +358,10 @@ class RunStore:
                 where.append(f"{column}=?")
                 params.append(value)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = self._db().execute(
+        rows = self._query(
             f"SELECT {self._INFO_COLS} FROM runs {clause} ORDER BY created_at DESC, run_id DESC LIMIT ?",
             (*params, limit),
-        ).fetchall()
+        )
         return [self._info(row) for row in rows]
 
     # -- steps ------------------------------------------------------------------------------
@@ -291,13 +378,25 @@ class RunStore:
                        (steps[-1].index + 1, now(), run_id))
             db.execute("COMMIT")
         except sqlite3.Error as err:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise StoreError(f"cannot write steps to {self.path}: {err}") from None
+            rollback(db)
+            failure = self._error(err, f"write steps of run {run_id} to")
+            self._mark_failed(run_id, str(failure))
+            raise failure from None
         except BaseException:  # a record that fails to serialise must not leave the transaction open
-            if db.in_transaction:
-                db.execute("ROLLBACK")
+            rollback(db)
             raise
+
+    def _mark_failed(self, run_id: str, message: str) -> None:
+        """Best effort after a failed write: end the run as ``error`` so it does not stay ``running``.
+
+        On a disk that is truly full this can fail too; the run then stays ``running`` until its
+        process ends, and the next open marks it ``interrupted``. Its committed steps stay either way.
+        """
+        try:
+            self._db().execute("UPDATE runs SET status='error', message=?, updated_at=? WHERE run_id=? "
+                               "AND status='running'", (message, now(), run_id))
+        except sqlite3.Error:
+            pass
 
     def _insert_step(self, db: sqlite3.Connection, run_id: str, step: Step) -> None:
         snapshot = step.memory_snapshot
@@ -325,10 +424,10 @@ class RunStore:
               with_snapshots: bool = False) -> list[Step]:
         """Steps ``start <= index < stop`` in order (keyframe snapshots attached if asked)."""
         self.get_run(run_id)
-        rows = self._db().execute(
+        rows = self._query(
             "SELECT idx, record FROM steps WHERE run_id=? AND idx>=? AND idx<? ORDER BY idx",
             (run_id, start, stop if stop is not None else 2**62),
-        ).fetchall()
+        )
         steps = [self._load_step(record, run_id) for _, record in rows]
         if with_snapshots:
             for step in steps:
@@ -349,16 +448,16 @@ class RunStore:
         return Step.model_validate(data)
 
     def _keyframe(self, run_id: str, index: int) -> MemorySnapshot | None:
-        row = self._db().execute("SELECT snapshot FROM snapshots WHERE run_id=? AND idx=?",
-                                 (run_id, index)).fetchone()
-        return MemorySnapshot.model_validate_json(row[0]) if row else None
+        rows = self._query("SELECT snapshot FROM snapshots WHERE run_id=? AND idx=?", (run_id, index))
+        return MemorySnapshot.model_validate_json(rows[0][0]) if rows else None
 
     def memory_at(self, run_id: str, index: int) -> MemorySnapshot:
         """The memory after step ``index``: the nearest keyframe at or before it, plus diffs."""
-        row = self._db().execute(
+        rows = self._query(
             "SELECT idx, snapshot FROM snapshots WHERE run_id=? AND idx<=? ORDER BY idx DESC LIMIT 1",
             (run_id, index),
-        ).fetchone()
+        )
+        row = rows[0] if rows else None
         base, start = (MemorySnapshot.model_validate_json(row[1]), row[0] + 1) if row else (None, 0)
         snapshot = base or MemorySnapshot()
         for step in self.steps(run_id, start, index + 1):
@@ -369,7 +468,6 @@ class RunStore:
     def series(self, run_id: str) -> dict[str, list[Any]]:
         """Per-step columns for curves (score, memory size, tokens, latency) without loading records."""
         self.get_run(run_id)
-        rows = self._db().execute(
-            f"SELECT {', '.join(SERIES_COLUMNS)} FROM steps WHERE run_id=? ORDER BY idx", (run_id,)
-        ).fetchall()
+        columns = ", ".join(SERIES_COLUMNS)
+        rows = self._query(f"SELECT {columns} FROM steps WHERE run_id=? ORDER BY idx", (run_id,))
         return {name: [row[i] for row in rows] for i, name in enumerate(SERIES_COLUMNS)}

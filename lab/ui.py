@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 from pydantic import BaseModel
 
-from lab.core.errors import ConfigError
+from lab.core.errors import ConfigError, LabError
 from lab.core.records import RunInfo
 from lab.core.settings import store_path
 from lab.store import RunStore
@@ -29,9 +29,20 @@ def get_store() -> RunStore:
 
 
 def page_setup(title: str) -> RunStore:
-    """Common start of every page."""
+    """Common start of every page: the title, then the store; a data dir that cannot be used shows one
+    error line (the path, the cause, the fix) and ends the page."""
     st.title(title)
-    return get_store()
+    try:
+        return get_store()
+    except LabError as err:
+        show_error(err)
+        st.stop()
+        raise  # reached only outside a script run (bare mode), where st.stop() returns
+
+
+def show_error(err: LabError) -> None:
+    """A lab error as one ``st.error`` line, never a traceback."""
+    st.error(str(err), icon=":material/error:")
 
 
 def link(page: str, **params: Any) -> str:

@@ -89,8 +89,12 @@ if selected:
     with delete_col:
         sure = st.checkbox(f"yes, delete {len(selected)} run(s) with their steps", key="sure")
         if st.button("Delete", key="delete", disabled=not sure, type="primary"):
-            for run_id in selected:
-                store.delete_run(run_id)
+            try:
+                for run_id in selected:
+                    store.delete_run(run_id)
+            except LabError as err:  # a read-only or full store: the runs not yet deleted stay whole
+                st.error(str(err))
+                st.stop()
             st.session_state.pop("download", None)
             st.session_state["flash"] = f"deleted {len(selected)} run(s): {', '.join(selected)}"
             st.rerun()

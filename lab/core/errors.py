@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class LabError(Exception):
     """Base class: the CLI and the UI print ``str(err)`` as one line, never a traceback."""
@@ -43,7 +45,15 @@ class SchemaVersionError(LabError):
 
 
 class StoreError(LabError):
-    """The data dir cannot be used (read-only, full, corrupt)."""
+    """The run store cannot be opened, read or written (read-only, full, locked, corrupt)."""
+
+
+class DataDirError(StoreError):
+    """A data dir or cache folder that cannot be used (under a regular file, read-only, unwritable, full)."""
+
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class LLMError(LabError):
