@@ -2,7 +2,7 @@
 
 It records a demo run (:mod:`lab.views.demo`: 1,000 MiniGrid steps with a place-graph memory of
 about 1,000 edges) in a fresh data dir, serves the app, opens Explore on a deep link and presses
-the right arrow key (the step navigator's shortcut) repeatedly. Measured:
+the right arrow key (the step navigator's key listener) repeatedly. Measured:
 
 * **open**: from navigation start to the first step fully rendered (the page's last element,
   ``rendered step N``, shows the linked step); the first open includes the graph layout;
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
+import re
 import statistics
 import subprocess
 import sys
@@ -34,11 +34,23 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def free_port() -> int:
-    """A free localhost TCP port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+ANNOUNCED = re.compile(r"(?:started on |URL: http://)127\.0\.0\.1:(\d+)")
+"""How Streamlit's log names the port it bound (its ``Uvicorn server started on`` and ``URL:`` lines)."""
+
+
+def _wait_port(log: Path, proc: subprocess.Popen, timeout: float) -> int:
+    """The port Streamlit bound, read from its log, once it says so."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = ANNOUNCED.search(log.read_text(errors="replace"))
+        if found:
+            return int(found.group(1))
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"streamlit exited with code {proc.returncode} before it bound a port; "
+                               f"its log ({log}) ends:\n{tail}")
+        time.sleep(0.2)
+    raise RuntimeError(f"streamlit did not say which port it bound within {timeout:.0f} s (see {log})")
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
@@ -57,19 +69,25 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
 
 @contextmanager
 def serve_app(home: Path, timeout: float = 90) -> Iterator[str]:
-    """Serve ``lab/app.py`` on a free localhost port with ``MEMLAB_HOME=home``; yields the base URL."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "lab" / "app.py"), "--server.port", str(port),
+    """Serve ``lab/app.py`` on localhost with ``MEMLAB_HOME=home``; yields the base URL.
+
+    The server is started with ``--server.port 0``: it binds a port the system picks and holds it from
+    then on, and its log says which one. (Picking a free port here and passing it would leave a gap in
+    which another process can take it.) The log is ``home/streamlit.log``.
+    """
+    started = time.time()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "lab" / "app.py"), "--server.port", "0",
            "--server.address", "127.0.0.1", "--server.headless", "true",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
            "--server.runOnSave", "false", "--client.toolbarMode", "minimal"]
-    env = {**os.environ, "MEMLAB_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    log = (Path(home) / "streamlit.log").open("w")
+    env = {**os.environ, "MEMLAB_HOME": str(home), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    path = Path(home) / "streamlit.log"
+    log = path.open("w")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
-        _wait_healthy(url, proc, timeout)
+        url = f"http://127.0.0.1:{_wait_port(path, proc, timeout)}"
+        _wait_healthy(url, proc, max(timeout - (time.time() - started), 5))
         yield url
     finally:
         proc.terminate()
@@ -140,6 +158,7 @@ def measure(url: str, run_id: str, start: int, presses: int) -> tuple[float, flo
         page.goto(f"{url}/explore?run={run_id}&step={start}")  # a new session on the warm server
         wait_rendered(page, start, 60_000)
         warm = time.perf_counter() - began
+        page.locator('[data-step-keys="ready"]').wait_for(state="attached")  # the navigator hears the keys
         page.wait_for_timeout(1500)  # let the first render settle (plots drawn)
         changes = []
         for k in range(1, presses + 1):
@@ -228,11 +247,12 @@ def report_text(table: str, args: argparse.Namespace, size: str) -> str:
         f"against `streamlit run lab/app.py` on this machine. The run: {args.steps} MiniGrid steps recorded "
         f"by `lab.views.demo` (DoorKey-16x16, random moves) with a place-graph memory of {size}; keyframes "
         f"every 10 steps. Explore opens at step {args.steps // 2} through a deep link; then the right-arrow "
-        f"key (the navigator's shortcut) is pressed {args.presses} times. A step change counts from the key "
-        "press until the step view's last element shows the new step, both timestamps taken inside the page: "
-        "the step view (a fragment) has re-run on the server (one step record, one keyframe plus diffs, the "
-        "MiniGrid frame re-rendered from a cached checkpoint) and the browser has drawn every element before "
-        "it, the memory graph included. Opening counts from navigation to the same last element.\n\n"
+        f"key (heard by the navigator's key listener) is pressed {args.presses} times. A step change counts "
+        "from the key press until the step view's last element shows the new step, both timestamps taken "
+        "inside the page: the step view (a fragment) has re-run on the server (one step record, one "
+        "keyframe plus diffs, the MiniGrid frame re-rendered from a cached checkpoint) and the browser has "
+        "drawn every element before it, the memory graph included. Opening counts from navigation to the "
+        "same last element.\n\n"
         + table + "\n"
     )
 

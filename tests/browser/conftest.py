@@ -1,6 +1,7 @@
-"""One Streamlit server (``streamlit run lab/app.py``) on a free port with a tmp MEMLAB_HOME holding two
-recorded demo runs, and one headless Chromium (Debian's ``/usr/bin/chromium``, fresh profile) for the
-session."""
+"""One Streamlit server (``streamlit run lab/app.py``) on a port the system picks, with a tmp MEMLAB_HOME
+holding two recorded demo runs, and one headless Chromium (Debian's ``/usr/bin/chromium``, fresh profile)
+for the session. A missing Chromium fails the browser tests (``make test`` installs it): it never skips
+them."""
 
 from __future__ import annotations
 
@@ -29,10 +30,17 @@ class App:
 
 
 @pytest.fixture(scope="session")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    """The lab served on localhost; skipped when Chromium is not installed (``make browser`` installs it)."""
+def chromium_binary() -> str:
+    """Debian's Chromium; its absence fails every browser test with what to do (it does not skip them)."""
     if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing: run `make browser` (apt package chromium)")
+        pytest.fail(f"{CHROMIUM} is missing, and the browser tests need it: install it with `make browser` "
+                    "(apt-get install -y chromium); `make test` does this first", pytrace=False)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def app(chromium_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    """The lab served on localhost (only once Chromium is known to be there)."""
     home = tmp_path_factory.mktemp("browser-home")
     store = RunStore(home / "runs.sqlite")
     demo = record_demo(store, n_steps=120, episode_every=2, label="browser")
@@ -43,7 +51,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
 
 
 @pytest.fixture(scope="session")
-def context(app: App) -> Iterator[Any]:
+def context(chromium_binary: str) -> Iterator[Any]:
     """One browser context (fresh user-data dir) for all browser tests."""
     with chromium() as ctx:
         ctx.set_default_timeout(45_000)

@@ -1,47 +1,66 @@
-"""The lab in a real browser: live runs, keyboard stepping through a deep link, Compare, the HTML report."""
+"""The lab in a real browser: live runs, keyboard stepping through a deep link (presses made while the page
+reruns included), Compare, the HTML report (offline, and hostile text kept as text)."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from lab.core import memory as memlib
+from lab.core.records import (
+    LLMCall, MemNode, MemorySnapshot, MemRecord, Message, ObservationRecord, RunConfig, Step,
+)
 from lab.store import RunStore
 from tests.browser.conftest import App
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = "<script>window.__pwned=1</script>"
+IMAGE = '<img src=x onerror="window.__pwned=2">'
+ALERT = "<svg onload=alert(3)>"
+HOSTILE = f"{SCRIPT} {IMAGE} {ALERT}"
 
 pytestmark = pytest.mark.browser
 
 
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+KEYS_READY = '[data-step-keys="ready"]'
+"""The navigator's key listener is on the page (lab/views/navigator.py: KEYS_JS)."""
 
 
 def rendered(page: Any, step: int) -> None:
-    """Wait until the step view's last element shows ``step`` and the page script has finished (Streamlit
-    drops a shortcut key pressed while the page's first full run still goes on)."""
+    """Wait until the step view's last element shows ``step``, the page script has finished and the
+    navigator listens for the arrow keys."""
     page.get_by_text(f"rendered step {step}", exact=True).wait_for()
     page.locator(IDLE).wait_for(state="attached")
+    page.locator(KEYS_READY).wait_for(state="attached")
 
 
-def press(page: Any, key: str, shown: int, expected: int) -> None:
-    """Press ``key`` on a page that shows step ``shown`` and wait until it shows ``expected``.
-
-    A press just after the page's first run was lost once in a full-suite run (the cause, somewhere in
-    Streamlit's shortcut binding, was not pinned down). The key is pressed again, at most twice more,
-    only when the page is idle and still shows ``shown``, so a press that was received is never doubled.
-    """
-    for _ in range(3):
-        page.keyboard.press(key)
-        try:
-            page.get_by_text(f"rendered step {expected}", exact=True).wait_for(timeout=10_000)
-            break
-        except PlaywrightTimeout:
-            idle = page.locator(IDLE).count() == 1
-            if not (idle and page.get_by_text(f"rendered step {shown}", exact=True).is_visible()):
-                break  # received and still running: wait for it below
+def press(page: Any, key: str, expected: int) -> None:
+    """Press ``key`` once and wait until the page shows step ``expected`` (and nothing is left running)."""
+    page.keyboard.press(key)
     rendered(page, expected)
+
+
+RUN_STATES = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  window.__runStates = [[performance.now(), app.dataset.testScriptState]];
+  new MutationObserver(() => window.__runStates.push([performance.now(), app.dataset.testScriptState]))
+    .observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
+  window.__presses = [];
+  document.addEventListener("keydown", () => window.__presses.push(performance.now()), true);
+}"""
+"""Record, inside the page, when the page script runs and when each key is pressed."""
+
+PRESSES_WHILE_RUNNING = """() => window.__presses.filter(t => {
+  const before = window.__runStates.filter(([at]) => at <= t);
+  return before.length && before[before.length - 1][1] === "running";
+}).length"""
 
 
 def focus(page: Any, title: str) -> None:
@@ -80,11 +99,27 @@ def test_explore_opens_from_a_deep_link_and_steps_with_the_keyboard(app: App, pa
     page.goto(f"{app.url}/explore?run={app.demo}&step=50")
     rendered(page, 50)
     focus(page, "Explore")
-    press(page, "ArrowRight", 50, 51)
-    press(page, "ArrowRight", 51, 52)
-    press(page, "ArrowLeft", 52, 51)
+    press(page, "ArrowRight", 51)
+    press(page, "ArrowRight", 52)
+    press(page, "ArrowLeft", 51)
     assert "step=51" in page.url
     assert page.locator(".js-plotly-plot").count() >= 2  # the memory graph and the curves are drawn
+
+
+def test_key_presses_made_while_the_page_reruns_are_all_applied(app: App, page: Any) -> None:
+    presses = 9
+    page.goto(f"{app.url}/explore?run={app.demo}&step=0")
+    page.locator(KEYS_READY).wait_for(state="attached")  # the page's first run may still go on
+    page.evaluate(RUN_STATES)
+    for k in range(presses):  # quicker than a rerun: each press lands while the one before is applied
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout((0, 40, 120)[k % 3])
+    rendered(page, presses)
+    page.wait_for_timeout(1000)  # nothing more arrives: no press was applied twice
+    shown = page.get_by_text(re.compile(r"^rendered step \d+$")).all_inner_texts()
+    assert shown == [f"rendered step {presses}"] and f"step={presses}" in page.url
+    assert page.get_by_role("slider").input_value() == str(presses)  # the slider agrees
+    assert page.evaluate(PRESSES_WHILE_RUNNING) >= 1  # the test did press while the page was rerunning
 
 
 def test_compare_shows_two_runs_under_one_slider(app: App, page: Any) -> None:
@@ -116,3 +151,57 @@ def test_an_html_report_downloads_and_opens_offline(app: App, page: Any, tmp_pat
     assert app.demo2 in report.locator("#title").inner_text()
     assert blocked == []  # opened offline: nothing was fetched from the network
     report.close()
+
+
+INJECTED = """() => ({
+  pwned: typeof window.__pwned,
+  images: document.querySelectorAll("img:not(#frame)").length,
+  svgs: [...document.querySelectorAll("svg")].filter(e => e.hasAttribute("onload")).length,
+  scripts: [...document.scripts].filter(s => s.type !== "application/json" && /__pwned/.test(s.text)).length,
+})"""
+"""What hostile text would have left in the report page had it been parsed as HTML."""
+
+
+def hostile_run(store: RunStore) -> str:
+    """Two text-game steps whose observation, LLM call (prompt and reply), thoughts and memory hold HTML."""
+    run_id = store.create_run(RunConfig(env_id="tw-coin", agent_id="full-history", llm="fake:x", max_steps=2))
+    steps, before = [], None
+    for i in range(2):
+        node = MemNode(id="n0", kind="room", label=f"Hall {HOSTILE}")
+        note = MemRecord(id="r0", kind="note", text=f"note {HOSTILE}")
+        memory = MemorySnapshot(nodes=[node], records=[note])
+        prompt = Message(role="user", content=f"prompt {HOSTILE}")
+        call = LLMCall(purpose="act", model="fake", messages=[prompt], response=f"reply {i} {HOSTILE}",
+                       tokens_in=5, tokens_out=2, latency_s=0.01)
+        steps.append(Step(index=i, t=i, observation=ObservationRecord(text=f"obs {i} {HOSTILE}", room="Hall"),
+                          action="look", feedback=f"feedback {HOSTILE}", thoughts={"plan": f"plan {HOSTILE}"},
+                          llm_calls=[call], memory_diff=memlib.diff(before, memory), memory_snapshot=memory,
+                          memory_size=memlib.size(memory)))
+        before = memory
+    store.append_steps(run_id, steps)
+    return run_id
+
+
+def test_the_html_report_shows_hostile_text_as_text_at_runtime(page: Any, tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.sqlite")
+    run_id = hostile_run(store)
+    store.close()
+    path = tmp_path / "hostile.html"
+    subprocess.run([sys.executable, "-m", "lab.cli", "export", run_id, "--format", "html", "-o", str(path)],
+                   cwd=ROOT, env={**os.environ, "MEMLAB_HOME": str(tmp_path)}, check=True, timeout=120)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(path.as_uri())
+    for i in range(2):
+        if i:
+            page.keyboard.press("ArrowRight")
+        page.locator("#stepLabel").get_by_text(f"step {i} (trial 0, t={i})").wait_for()
+        page.wait_for_timeout(300)  # time for an injected image to fail and fire its onerror
+        assert page.evaluate(INJECTED) == {"pwned": "undefined", "images": 0, "svgs": 0, "scripts": 0}
+        assert dialogs == []
+        assert page.locator("#obs").inner_text() == f"obs {i} {HOSTILE}"  # the text itself, shown as text
+        assert page.locator("#feedback").text_content() == f"feedback {HOSTILE}"
+        assert page.locator("#calls pre").first.inner_text() == f"prompt {HOSTILE}"
+        assert page.locator("#calls pre").nth(1).inner_text() == f"reply {i} {HOSTILE}"
+        assert page.locator("#thoughts pre").inner_text() == f"plan {HOSTILE}"
+        assert page.locator("#records td").last.inner_text() == f"note {HOSTILE}"

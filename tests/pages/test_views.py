@@ -125,3 +125,58 @@ def test_sat_and_schemas_figures_hooks_draw_nothing_for_an_empty_memory() -> Non
     for agent_id in ("sat", "graph-schemas"):
         assert views_module(agent_id) is not None
         assert agent_figures(agent_id, MemorySnapshot(), step(0, "", "look")) == []
+
+
+def navigator_script() -> None:
+    """A page holding only the step navigator (run by AppTest from this function's source)."""
+    import streamlit as st
+
+    from lab.views.navigator import step_navigator
+
+    st.caption(f"shown {step_navigator(20, key='nav', initial=5)}")
+
+
+def test_navigator_moves_from_the_shown_step_and_queued_presses_beat_a_stale_slider() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(navigator_script).run(timeout=60)
+    assert at.caption[-1].value == "shown 5" and at.query_params["step"] == "5"
+    at.button(key="nav:next").click().run(timeout=60)
+    assert at.caption[-1].value == "shown 6" and at.slider(key="nav:step").value == 6
+    at.session_state["nav:moves"] = [1, 1, -1, 1]  # four arrow presses taken in this rerun ...
+    at.slider(key="nav:step").set_value(5).run(timeout=60)  # ... sent with a slider that still says 5
+    assert at.caption[-1].value == "shown 8" and at.slider(key="nav:step").value == 8
+    assert at.query_params["step"] == "8"
+    at.slider(key="nav:step").set_value(2).run(timeout=60)  # the slider alone: its value wins
+    assert at.caption[-1].value == "shown 2"
+    at.session_state["nav:moves"] = [-1, -1, -1, 1]  # clamped at every press: 1, 0, 0, 1
+    at.run(timeout=60)
+    assert at.caption[-1].value == "shown 1" and at.button(key="nav:prev").disabled is False
+
+
+def navigator_with_presses_script() -> None:
+    """The navigator, first handed the key component's value in ``payload`` as the browser would send it."""
+    import streamlit as st
+
+    from lab.views import navigator
+
+    payload = st.session_state.pop("payload", None)
+    if payload is not None:
+        session = payload.pop("session", navigator._session_id())
+        st.session_state["nav:keys"] = {"presses": {"session": session, **payload}}
+        navigator._on_keys("nav")
+    st.caption(f"shown {navigator.step_navigator(20, key='nav', initial=5)}")
+
+
+def test_navigator_takes_each_counted_press_once() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(navigator_with_presses_script).run(timeout=60)
+    for payload, shown in [({"seq": 3, "deltas": [1, 1, 1]}, 8),
+                           ({"seq": 3, "deltas": [1, 1, 1]}, 8),  # the same count again: nothing new
+                           ({"seq": 6, "deltas": [1, 1, 1, 1, -1, 1]}, 9),  # presses 4-6 only
+                           ({"seq": 9, "deltas": [1, 1, 1], "session": "an earlier server session"}, 9)]:
+        at.session_state["payload"] = payload
+        at.run(timeout=60)
+        assert at.caption[-1].value == f"shown {shown}", payload
+    assert at.query_params["step"] == "9"
