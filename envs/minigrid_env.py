@@ -213,6 +213,7 @@ SPEC = EnvSpec(
     kind="grid",
     options=MiniGridOptions,
     factory=MiniGridEnv,
+    check_id=gym_id,
 )
 """The ``minigrid:`` prefix family."""
 

@@ -34,7 +34,10 @@ def get_spec(env_id: str) -> EnvSpec:
     if ":" in env_id:
         prefix = env_id.split(":", 1)[0] + ":"
         if prefix in table:
-            return table[prefix]
+            spec = table[prefix]
+            if spec.check_id is not None:
+                spec.check_id(env_id)
+            return spec
     raise UnknownIdError("env", env_id, [k + ("<ID>" if k.endswith(":") else "") for k in table])
 
 

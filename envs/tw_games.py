@@ -119,7 +119,7 @@ class CookingOptions(GeneratedGameOptions):
     @model_validator(mode="before")
     @classmethod
     def _apply_preset(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("preset") in COOKING_PRESETS:
+        if isinstance(data, dict) and isinstance(data.get("preset"), str) and data["preset"] in COOKING_PRESETS:
             return {**COOKING_PRESETS[data["preset"]], **data}
         return data
 
@@ -156,12 +156,7 @@ class FileOptions(EnvOptions):
     @field_validator("path")
     @classmethod
     def _is_a_game(cls, path: str) -> str:
-        """Checked when the options are validated, so a bad path stops a run before anything is stored."""
-        try:
-            checked_game_file(path)
-        except ConfigError as err:
-            raise ValueError(str(err).removeprefix("tw-file: ")) from None
-        return path
+        return game_path_option(path)
 
 
 def game_file(env_id: str, options: EnvOptions) -> Path:
@@ -228,6 +223,16 @@ def compile_challenge(challenge: str, settings: dict[str, Any], seed: int, outpu
     options.force_recompile = True
     make = textworld.challenges.CHALLENGES[challenge][1]
     compile_game(make(settings=settings, options=options), options)
+
+
+def game_path_option(path: str) -> str:
+    """A ``path`` option checked when the options are validated, so a bad path stops a run before
+    anything is stored (for pydantic: the reason as a ``ValueError``)."""
+    try:
+        checked_game_file(path)
+    except ConfigError as err:
+        raise ValueError(str(err).removeprefix("tw-file: ")) from None
+    return path
 
 
 def checked_game_file(raw_path: str, env_id: str = "tw-file") -> Path:

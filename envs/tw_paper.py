@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from lab.core.env import EnvKind, EnvOptions, EnvSpec, Observation
 from envs.textworld_env import TextWorldEnv
-from envs.tw_games import GeneratedGameOptions, checked_game_file, child_env, last_line, options_digest
+from envs.tw_games import (
+    GeneratedGameOptions, checked_game_file, child_env, game_path_option, last_line, options_digest,
+)
 from lab.core.errors import ConfigError
 from lab.core.settings import cache_dir
 
@@ -87,6 +89,11 @@ class CleanOptions(GeneratedGameOptions):
     """Objects put out of place (the paper: 11)."""
     path: str | None = None
     """Play this file (e.g. the paper's clean_3x3.z8): places from its metadata, or the reference's table."""
+
+    @field_validator("path")
+    @classmethod
+    def _is_a_game(cls, path: str | None) -> str | None:
+        return None if path is None else game_path_option(path)
 
     def settings(self) -> dict[str, Any]:
         """What the generated game depends on (not ``path``)."""

@@ -6,10 +6,10 @@ results (``memlab run`` prints the run id alone as its last line, for scripts).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Annotated, Any, Callable
 import typer
 
 from lab.core.errors import ConfigError, LabError
+from lab.core.records import Policy
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Memory Agent Lab: run memory agents in TextWorld and MiniGrid, store and export traces.")
@@ -57,6 +58,63 @@ def guarded(fn: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
+class RedactingStream(io.TextIOBase):
+    """A text stream writing through to ``stream`` with API keys redacted (``lab.core.llm.client.redact``).
+
+    Text is passed on line by line, so a key split over two writes is still caught. ``memlab run`` and
+    ``memlab sweep`` write through it, and so do the background runs of the Run page, whose stdout and
+    stderr are their log files (``lab.launch``).
+    """
+
+    def __init__(self, stream: Any) -> None:
+        from lab.core.llm.client import redact
+
+        self.stream, self.redact, self.pending = stream, redact, ""
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self.pending += text
+        cut = max(self.pending.rfind("\n"), self.pending.rfind("\r")) + 1
+        if cut:
+            self.stream.write(self.redact(self.pending[:cut]))
+            self.pending = self.pending[cut:]
+        return len(text)
+
+    def flush(self) -> None:
+        if getattr(self.stream, "closed", False):  # a test runner's capture stream, gone
+            return
+        if self.pending:
+            self.stream.write(self.redact(self.pending))
+            self.pending = ""
+        self.stream.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.stream, "encoding", None) or "utf-8"
+
+    @property
+    def errors(self) -> str:  # type: ignore[override]
+        return getattr(self.stream, "errors", None) or "strict"
+
+
+def redact_output() -> None:
+    """Send this process's stdout and stderr (tracebacks, warnings) through :class:`RedactingStream`."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, RedactingStream):
+            setattr(sys, name, RedactingStream(stream))
+
+
 @app.command("envs")
 @guarded
 def envs_cmd() -> None:
@@ -86,14 +144,23 @@ def run_cmd(
     env_opt: Annotated[list[str], typer.Option("--env-opt", help="env option key=value")] = [],  # noqa: B006
     agent_opt: Annotated[list[str], typer.Option("--agent-opt", help="agent option key=value")] = [],  # noqa: B006
     llm: Annotated[str, typer.Option("--llm", help="embedded, openai:<m>, ollama:<m>, replay:<run>")] = "embedded",
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1)] = 0,
     max_steps: Annotated[int, typer.Option("--max-steps", min=1)] = 100,
     trials: Annotated[int, typer.Option("--trials", min=1)] = 1,
     label: Annotated[str, typer.Option("--label", help="free text shown in run lists")] = "",
+    policy: Annotated[Policy, typer.Option(
+        "--policy", help="who picks the played actions: the agent, or the walkthrough (+explore: with seeded "
+        "excursions); the agent acts anyway")] = "agent",
+    explore: Annotated[float, typer.Option(
+        "--explore", min=0.0, max=1.0, help="walkthrough+explore: chance of an excursion per step")] = 0.3,
+    probe_every: Annotated[int, typer.Option(
+        "--probe-every", min=0, help="ground-truth probes of the memory every K steps; 0: off")] = 5,
+    probes_per_family: Annotated[int, typer.Option("--probes-per-family", min=1)] = 2,
     config_json: Annotated[str, typer.Option("--config-json", hidden=True)] = "",
     run_id: Annotated[str, typer.Option("--run-id", hidden=True)] = "",
 ) -> None:
     """Run an agent in an env and record every step in the store."""
+    redact_output()
     from lab.core.records import RunConfig
     from lab.runner import execute
 
@@ -104,7 +171,8 @@ def run_cmd(
             raise ConfigError("memlab run needs --env and --agent (see memlab envs, memlab agents)")
         config = RunConfig(env_id=env, agent_id=agent, env_options=parse_pairs(env_opt, "--env-opt"),
                            agent_config=parse_pairs(agent_opt, "--agent-opt"), llm=llm, seed=seed,
-                           max_steps=max_steps, trials=trials, label=label)
+                           max_steps=max_steps, trials=trials, label=label, policy=policy, explore=explore,
+                           probe_every=probe_every, probes_per_family=probes_per_family)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with progress_bar(config.max_steps * config.trials) as progress:
@@ -155,6 +223,7 @@ def sweep_cmd(
     name: Annotated[str, typer.Option("--name", help="sweep name (default: a hash of the shared settings)")] = "",
 ) -> None:
     """Run a grid of agents x envs x seeds; the same command again resumes it."""
+    redact_output()
     from lab.sweep import SweepSpec, parse_seeds, sweep
 
     spec = SweepSpec(agents=[a for a in agents.split(",") if a], envs=[e for e in envs.split(",") if e],
@@ -248,14 +317,31 @@ def train_cmd(ctx: typer.Context, name: str) -> None:
 
 
 @app.command("app")
-def app_cmd(port: Annotated[int, typer.Option("--port")] = 8501,
+@guarded
+def app_cmd(port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8501,
             address: Annotated[str, typer.Option("--address")] = "127.0.0.1") -> None:
-    """Serve the lab in the browser (bound to 127.0.0.1 by default)."""
+    """Serve the lab in the browser (bound to 127.0.0.1 by default).
+
+    This process becomes the Streamlit server (``exec``): a signal sent to it (SIGTERM, Ctrl-C)
+    reaches the server itself, so no server is left behind holding the port.
+    """
+    import importlib.util
+
+    from lab.core.errors import MissingDependencyError
+
+    if importlib.util.find_spec("streamlit") is None:
+        raise MissingDependencyError("memlab app", "streamlit")
     entry = Path(__file__).with_name("app.py")
     cmd = [sys.executable, "-m", "streamlit", "run", str(entry), "--server.address", address,
            "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    typer.echo(f"Memory Agent Lab on http://localhost:{port}", err=True)
-    raise typer.Exit(subprocess.call(cmd, env={**os.environ, "HF_HUB_OFFLINE": "1"}))
+    host = "localhost" if address == "127.0.0.1" else address
+    typer.echo(f"Memory Agent Lab on http://{host}:{port}", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(cmd[0], cmd, {**os.environ, "HF_HUB_OFFLINE": "1"})
+    except OSError as err:
+        raise LabError(f"cannot start the Streamlit server: {err}") from None
 
 
 def main() -> None:

@@ -39,11 +39,15 @@ def default_path(run_id: str, fmt: str) -> Path:
 
 
 def _write_text(path: Path, chunks: Iterable[str]) -> int:
-    """Write ``chunks`` atomically (a ``.part`` file renamed at the end); returns how many were written."""
+    """Write ``chunks`` atomically (a ``.part`` file renamed at the end); returns how many were written.
+
+    The chunks are JSON: a lone surrogate (a reply cut inside an emoji) can only stand in a string
+    literal, where ``backslashreplace`` writes it as the ``\\udXXX`` escape a JSON reader reads back.
+    """
     count = 0
     tmp = path.with_name(path.name + ".part")
     try:
-        with tmp.open("w", encoding="utf-8") as out:
+        with tmp.open("w", encoding="utf-8", errors="backslashreplace") as out:
             for chunk in chunks:
                 out.write(chunk)
                 count += 1
@@ -51,6 +55,9 @@ def _write_text(path: Path, chunks: Iterable[str]) -> int:
     except OSError as err:
         tmp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write {path}: {err.strerror or err}") from None
+    except BaseException:  # a failed record or an interrupt: no half-written file is left
+        tmp.unlink(missing_ok=True)
+        raise
     return count
 
 
@@ -110,8 +117,17 @@ def import_file(store: RunStore, path: Path) -> str:
     try:
         with Path(path).open(encoding="utf-8") as lines:
             return import_jsonl(store, lines)
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{path} is not UTF-8 text (byte {err.start}): not a JSONL trace") from None
+    except UnicodeDecodeError:
+        offset = first_bad_byte(Path(path))
+        raise ConfigError(f"{path} is not UTF-8 text (byte {offset}): not a JSONL trace") from None
     except OSError as err:
         raise ConfigError(f"cannot read {path}: {err.strerror or err}") from None
 
+
+def first_bad_byte(path: Path) -> int:
+    """The file offset of the first byte that is not UTF-8 (the text reader's own offset is inside a chunk)."""
+    try:
+        path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        return err.start
+    return -1

@@ -3,14 +3,19 @@
 ``prepare`` validates a :class:`RunConfig` (nothing is stored when it is wrong);
 ``execute`` runs it to the end, writing each step as it happens, so another process
 sees steps appear live. A stop request (store flag, event, SIGTERM) ends the run cleanly
-after the current step; an error ends it with status ``error`` and keeps every step.
+after the current step, which is then the trial's last; an error ends it with status ``error``
+and keeps every step.
+
+Under a forced policy (:mod:`lab.forced`) the env plays the policy's command and ``observe`` is told
+so; ground-truth probes of the memory (:mod:`lab.probing`) run every ``probe_every`` steps and at trial
+ends, off the agent's clock and LLM budget (a client of their own; calls of purpose ``probe``).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol
 
 import numpy as np
@@ -26,14 +31,19 @@ from lab.core import memory as memlib
 from lab.core.errors import LabError
 from lab.core.protocols import Action, Agent, AgentContext, AgentSpec, Task, TrialOutcome, Transition
 from lab.core.records import (
-    MemorySnapshot, ObservationRecord, Record, RunConfig, RunInfo, RunSummary, Step, Timings, TrialResult,
+    MemorySnapshot, ObservationRecord, ProbeReport, Record, RunConfig, RunInfo, RunSummary, Step, Timings,
+    TrialResult,
 )
+from lab.forced import ForcedPolicy, agrees
+from lab.probing import Prober, probe_llm
 from lab.store import RunStore
 from lab.core.versions import versions
 
 Progress = Callable[[int, int], None]
 FLUSH_EVERY_S = 0.1
 """Steps are committed at least this often (and at every trial end), so live views lag < 0.1 s."""
+STOP_POLL_S = 0.001
+"""The store's stop flag is read at the end of each step, but at most this often."""
 
 
 @dataclass
@@ -45,6 +55,17 @@ class Prepared:
     agent: AgentSpec
 
 
+@dataclass
+class Extras:
+    """What a step records besides the played action: the agent's choice, the probes, and the run loop's
+    metrics (probes, agreement with a forced policy), which join the agent's own."""
+
+    agent_action: str | None = None
+    forced: str | None = None
+    probes: ProbeReport | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
 def prepare(config: RunConfig) -> Prepared:
     """Validate ids, options and the LLM spec; fill the agent's defaults into the config."""
     espec, aspec = env_spec(config.env_id), agent_spec(config.agent_id)
@@ -54,6 +75,9 @@ def prepare(config: RunConfig) -> Prepared:
         llmlib.validate(config.llm)
     if espec.kind not in aspec.env_kinds:
         raise LabError(f"agent {aspec.id} does not run in {espec.kind} envs ({config.env_id})")
+    if config.policy != "agent" and espec.kind != "text":
+        raise LabError(f"--policy {config.policy} needs an env with a walkthrough (TextWorld); "
+                       f"{config.env_id} has none")
     full = config.model_copy(update={
         "env_options": env_options.model_dump(mode="json"),
         "agent_config": agent_config.model_dump(mode="json"),
@@ -91,12 +115,13 @@ class CollectingSink:
 
 
 class Recorder:
-    """Buffers steps and commits them at least every ``FLUSH_EVERY_S``; polls the stop flag then."""
+    """Buffers steps and commits them at least every ``FLUSH_EVERY_S``; answers the loop's stop polls."""
 
     def __init__(self, sink: StepSink, run_id: str, stop: threading.Event) -> None:
         self.sink, self.run_id, self.stop = sink, run_id, stop
         self.buffer: list[Step] = []
         self.last = time.perf_counter()
+        self.polled = 0.0
 
     def add(self, step: Step) -> None:
         self.buffer.append(step)
@@ -107,15 +132,29 @@ class Recorder:
         self.sink.append_steps(self.run_id, self.buffer)
         self.buffer = []
         self.last = time.perf_counter()
-        if self.sink.stop_requested(self.run_id):
-            self.stop.set()
+        self.polled = 0.0  # always read the flag after a commit
+        self.stopping()
+
+    def stopping(self) -> bool:
+        """Whether a stop was asked for (event, SIGTERM, or the store flag another process set).
+
+        The loop asks at the end of every step, so a stop ends the run after the step in progress. The
+        store flag is read at most every ``STOP_POLL_S`` (a read costs ~10 us, 5% of a random MiniGrid
+        step): steps shorter than that stop within ``STOP_POLL_S`` of the request.
+        """
+        now = time.perf_counter()
+        if not self.stop.is_set() and now - self.polled >= STOP_POLL_S:
+            self.polled = now
+            if self.sink.stop_requested(self.run_id):
+                self.stop.set()
+        return self.stop.is_set()
 
 
 class Loop:
     """One run: an agent, an env, a recorder, and the running totals of the summary."""
 
     def __init__(self, prepared: Prepared, agent: Agent, env: Env, recorder: Recorder, llm: llmlib.LLM | None,
-                 progress: Progress | None) -> None:
+                 progress: Progress | None, probe_llm: llmlib.LLM | None = None) -> None:
         self.config, self.agent, self.env, self.recorder = prepared.config, agent, env, recorder
         self.kind, self.llm, self.progress = prepared.env.kind, llm, progress
         self.index, self.env_steps = 0, 0
@@ -123,6 +162,9 @@ class Loop:
         self.trials: list[TrialResult] = []
         self.tokens = [0, 0, 0]  # calls, in, out
         self.current: tuple[int, int, Observation] | None = None
+        self.probe_llm, self.prober = probe_llm, Prober(prepared.config, probe_llm)
+        self.forced: ForcedPolicy | None = None
+        self.probed = [0, 0]  # probes, probe LLM calls
 
     def run(self) -> None:
         for trial in range(self.config.trials):
@@ -134,6 +176,10 @@ class Loop:
         obs = self.env.reset(seed=self.config.seed)
         actions = list(obs.admissible) if self.kind == "grid" else []
         walkthrough = obs.privileged.get("walkthrough")
+        self.prober.start_trial(trial)
+        if self.config.policy != "agent":
+            self.forced = ForcedPolicy.start(self.config.policy, obs, self.config.explore, self.config.seed,
+                                             trial)
         self.agent.reset(Task(env_id=self.config.env_id, env_kind=self.kind, objective=obs.objective,
                               trial=trial, max_steps=self.config.max_steps, action_names=actions,
                               walkthrough_length=len(walkthrough) if walkthrough else None))
@@ -147,6 +193,7 @@ class Loop:
 
     def step(self, trial: int, t: int, obs: Observation) -> tuple[Observation, bool]:
         self.current = (trial, t, obs)
+        self.prober.see(obs)
         start = time.perf_counter()
         sees = getattr(self.agent, "sees_ground_truth", False)  # oracle memories (AriGraph extractor=oracle)
         action = self.agent.act(obs if sees else obs.public())
@@ -154,16 +201,36 @@ class Loop:
         if callable(probe) and facts is not None and not action.metrics:
             action.metrics.update(probe(facts))  # memory fidelity against the facts of the observation acted on
         agent_s = time.perf_counter() - start
-        nxt, reward, env_s, played = self.play(obs, action)
+        played, source = self.force(obs, action)
+        nxt, reward, env_s, commands = self.play(obs, played)
         start_obs = time.perf_counter()
-        self.agent.observe(Transition(obs.public(), action, nxt.public(), reward, nxt.done))
+        self.agent.observe(Transition(obs.public(), played, nxt.public(), reward, nxt.done))
         agent_s += time.perf_counter() - start_obs
-        ended = nxt.done or action.stop or t == self.config.max_steps - 1 or self.recorder.stop.is_set()
+        ended = nxt.done or played.stop or t == self.config.max_steps - 1 or self.recorder.stopping()
         if ended:
             self.end_trial(trial, t, nxt)
-        self.record(trial, t, obs, action, nxt, reward, played, ended,
-                    Timings(env_s=env_s, agent_s=agent_s, total_s=time.perf_counter() - start))
+        timings = Timings(env_s=env_s, agent_s=agent_s, total_s=time.perf_counter() - start)
+        probes, probe_metrics = self.probe(t, obs, nxt, ended, timings)
+        if source is not None and not played.stop:
+            probe_metrics["policy/agree"] = float(agrees(action.command, action.env_commands, played.command))
+        self.record(trial, t, obs, played, nxt, reward, commands, ended, timings,
+                    Extras(action.command if source else None, source, probes, probe_metrics))
         return nxt, ended
+
+    def force(self, obs: Observation, action: Action) -> tuple[Action, str | None]:
+        """The action to play and where it came from: the agent's (None), or the forced policy's."""
+        return (action, None) if self.forced is None else self.forced.override(obs, action)
+
+    def probe(self, t: int, obs: Observation, nxt: Observation, ended: bool, timings: Timings
+              ) -> tuple[ProbeReport | None, dict[str, float]]:
+        """The memory's probes after this step, when due (timed apart from the agent's step)."""
+        if not self.prober.due(t, ended):
+            return None, {}
+        start = time.perf_counter()
+        report, metrics = self.prober.ask(self.agent.memory, obs, nxt, t)
+        timings.probe_s = time.perf_counter() - start
+        self.probed[0] += len(report.results) if report else 0
+        return report, metrics
 
     def play(self, obs: Observation, action: Action) -> tuple[Observation, float, float, list[str]]:
         """Play the action's env commands (a macro is several); stop early when the trial ends."""
@@ -199,8 +266,11 @@ class Loop:
         return parts, memlib.size(current)
 
     def record(self, trial: int, t: int, obs: Observation, action: Action, nxt: Observation, reward: float,
-               played: list[str], ended: bool, timings: Timings) -> None:
+               played: list[str], ended: bool, timings: Timings, extras: Extras) -> None:
+        """Store the step: ``action`` is the played one (the agent's choice is in ``extras`` when forced)."""
         calls = self.llm.take_calls() if self.llm else []
+        probe_calls = self.probe_llm.take_calls() if self.probe_llm else []
+        self.probed[1] += len(probe_calls)
         clock = self.agent_clock()
         timings.llm_s = sum(c.latency_s for c in calls)
         timings.memory_read_s = clock.get("memory_read", 0.0)
@@ -209,11 +279,12 @@ class Loop:
         self.tokens = [self.tokens[0] + len(calls), self.tokens[1] + sum(c.tokens_in for c in calls),
                        self.tokens[2] + sum(c.tokens_out for c in calls)]
         step = Step(index=self.index, trial=trial, t=t, observation=observation_record(obs), action=action.command,
-                    env_actions=played if played != [action.command] else [], feedback=nxt.text,
-                    reward=reward, score=nxt.score, max_score=nxt.max_score, done=nxt.done, won=nxt.won,
-                    lost=nxt.lost, thoughts=action.thoughts, llm_calls=calls, memory_size=size,
-                    facts=nxt.privileged.get("facts"), metrics=action.metrics, timings=timings,
-                    trial_end=ended, **parts)
+                    env_actions=played if played != [action.command] else [],
+                    agent_action=extras.agent_action, forced=extras.forced, feedback=nxt.text, reward=reward,
+                    score=nxt.score, max_score=nxt.max_score, done=nxt.done, won=nxt.won, lost=nxt.lost,
+                    thoughts=action.thoughts, llm_calls=calls + probe_calls, memory_size=size,
+                    facts=nxt.privileged.get("facts"), metrics={**action.metrics, **extras.metrics},
+                    timings=timings, trial_end=ended, probes=extras.probes, **parts)
         self.recorder.add(step)
         self.index += 1
         if self.progress:
@@ -222,6 +293,7 @@ class Loop:
     def record_failure(self, message: str) -> None:
         """The step that failed, with the LLM calls it made (the failed one included), ends the trace."""
         calls = self.llm.take_calls() if self.llm else []
+        calls += self.probe_llm.take_calls() if self.probe_llm else []
         if self.current is None or not calls:
             return
         trial, t, obs = self.current
@@ -242,7 +314,8 @@ class Loop:
                           score=score, max_score=max_score,
                           normalized_score=score / max_score if max_score else None,
                           won=bool(last and last.won), llm_calls=self.tokens[0], tokens_in=self.tokens[1],
-                          tokens_out=self.tokens[2], wall_s=wall_s, message=message)
+                          tokens_out=self.tokens[2], probes=self.probed[0], probe_llm_calls=self.probed[1],
+                          wall_s=wall_s, message=message)
 
 
 def build_agent(prepared: Prepared, llm: llmlib.LLM | None) -> Agent:
@@ -264,7 +337,8 @@ def make_llm(prepared: Prepared, chat_model: object | None, store: RunStore | No
 
 
 def drive(prepared: Prepared, llm: llmlib.LLM | None, sink: StepSink, run_id: str,
-          progress: Progress | None = None, stop: threading.Event | None = None) -> RunSummary:
+          progress: Progress | None = None, stop: threading.Event | None = None,
+          probe_llm: llmlib.LLM | None = None) -> RunSummary:
     """Run the loop to its end; any failure ends it with a status and a message, keeping its steps."""
     env = prepared.env.factory(prepared.config.env_id, parse_options(prepared.env, prepared.config.env_options))
     recorder = Recorder(sink, run_id, stop or threading.Event())
@@ -272,7 +346,7 @@ def drive(prepared: Prepared, llm: llmlib.LLM | None, sink: StepSink, run_id: st
     loop: Loop | None = None
     status, message = "finished", ""
     try:
-        loop = Loop(prepared, build_agent(prepared, llm), env, recorder, llm, progress)
+        loop = Loop(prepared, build_agent(prepared, llm), env, recorder, llm, progress, probe_llm)
         loop.run()
         status = "stopped" if recorder.stop.is_set() else "finished"
     except KeyboardInterrupt:
@@ -282,10 +356,15 @@ def drive(prepared: Prepared, llm: llmlib.LLM | None, sink: StepSink, run_id: st
     except Exception as err:  # an agent or env bug: the run ends, its steps stay
         status, message = "error", f"{type(err).__name__}: {err}".splitlines()[0]
     finally:
-        if loop is not None and status == "error":
-            loop.record_failure(message)
-        recorder.flush()
-        env.close()
+        try:
+            if loop is not None and status == "error":
+                loop.record_failure(message)
+            recorder.flush()
+        except LabError as err:  # the store refused the last steps (a full disk): the first cause is kept
+            if status != "error":
+                status, message = "error", str(err)
+        finally:
+            env.close()
     if loop is None:
         return RunSummary(status=status, message=message)
     return loop.summary(status, message, time.perf_counter() - started)
@@ -305,7 +384,7 @@ def execute(config: RunConfig, store: RunStore | None = None, *, run_id: str | N
         store.claim_run(run_id)
     else:
         run_id = store.create_run(prepared.config, versions(), run_id=run_id)
-    summary = drive(prepared, llm, store, run_id, progress, stop)
+    summary = drive(prepared, llm, store, run_id, progress, stop, probe_llm(prepared.config, llm, store))
     store.finish_run(run_id, summary)
     return store.get_run(run_id)
 
@@ -323,5 +402,6 @@ def execute_detached(config: RunConfig, chat_model: object | None = None) -> Det
     """Run ``config`` without writing anything; used by sweep workers."""
     prepared = prepare(config)
     sink = CollectingSink()
-    summary = drive(prepared, make_llm(prepared, chat_model, None), sink, "detached")
+    llm = make_llm(prepared, chat_model, None)
+    summary = drive(prepared, llm, sink, "detached", probe_llm=probe_llm(prepared.config, llm, None))
     return DetachedRun(config=prepared.config, versions=versions(), steps=sink.steps, summary=summary)

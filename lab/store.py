@@ -284,6 +284,9 @@ class RunStore:
         except sqlite3.Error as err:
             rollback(db)
             raise self._error(err, f"write run {run_id} to") from None
+        except BaseException:  # a record that fails to serialise must not leave the transaction open
+            rollback(db)
+            raise
         return run_id
 
     def claim_run(self, run_id: str, pid: int | None = None) -> None:
@@ -403,8 +406,9 @@ class RunStore:
         data = step.model_dump(mode="json", exclude_defaults=True, exclude={"memory_snapshot"})
         data["schema_version"] = step.schema_version  # always written, so readers can check it
         record = json.dumps(data)
-        tokens_in = sum(c.tokens_in for c in step.llm_calls)
-        tokens_out = sum(c.tokens_out for c in step.llm_calls)
+        agent_calls = [c for c in step.llm_calls if c.purpose != "probe"]  # probes are off the agent's budget
+        tokens_in = sum(c.tokens_in for c in agent_calls)
+        tokens_out = sum(c.tokens_out for c in agent_calls)
         size = step.memory_size
         db.execute(
             "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",

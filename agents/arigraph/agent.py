@@ -33,7 +33,7 @@ from agents.arigraph.extract import (
     rules_outdated,
 )
 from agents.arigraph.fidelity import FidelityTracker
-from agents.arigraph.memory import AriGraphMemory
+from agents.arigraph.memory import AriGraphMemory, sections_text
 from agents.arigraph.planact import PlanActAgent
 from agents.arigraph.retrieval import make_encoder
 from agents.arigraph.triplets import Triplet
@@ -58,6 +58,7 @@ class AriGraphAgent(PlanActAgent):
             threshold=config.threshold,
             protected=config.protected_words,
             embed_episodes=config.episodic_plan_similarity,
+            topk_episodic=config.topk_episodic,
         )
         self.extractor = {
             "llm": lambda: LLMExtractor(self.llm, config.extract_inventory),
@@ -131,18 +132,8 @@ class AriGraphAgent(PlanActAgent):
         with self.ctx.clock.phase("memory_write"):
             self.graph.write_episode(self.t, text, parsed.triplets)
         self.retrieved = fresh
-        sections = [
-            (
-                "Information from the memory module that can be relevant to the current situation",
-                "; ".join(fresh) or "(nothing relevant)",
-            ),
-            (
-                f"Your {self.config.topk_episodic} most relevant episodic memories from the past",
-                "\n---\n".join(e.text for e in episodes) or "(none)",
-            ),
-        ]
-        sections += self.exploration(thoughts)
-        self.graph.mark(fresh, episodes, "\n\n".join(f"{a}: {b}" for a, b in sections))
+        sections = self.graph.sections(fresh, episodes) + self.exploration(thoughts)
+        self.graph.mark(fresh, episodes, sections_text(sections))
         thoughts["memory"] = {
             "extractor": self.extractor.label,
             "entities": entities,

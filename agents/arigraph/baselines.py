@@ -22,32 +22,24 @@ from typing import Any, ClassVar
 import torch
 
 from agents.arigraph import prompts
+from agents.arigraph.baseline_memory import (
+    HISTORY_TITLE,
+    RAG_TITLE,
+    REFLECTIONS_TITLE,
+    SUMMARY_TITLE,
+    PairsMemory,
+    RagMemory,
+    RecordMemory,
+    SummaryMemory,
+    amend_pair,
+)
 from agents.arigraph.config import FullHistoryPlanConfig, RagConfig, ReflexionConfig, SummaryConfig
 from agents.arigraph.planact import PlanActAgent
 from agents.arigraph.retrieval import make_encoder
 from lab.core.env import Observation
 from lab.core.prompts import render
 from lab.core.protocols import Action, AgentContext, Task, TrialOutcome
-from lab.core.records import MemorySnapshot, MemRecord
-
-
-class RecordMemory:
-    """A memory of records (pairs, summaries, retrieved entries) with the prompt text of the last step."""
-
-    def __init__(self) -> None:
-        self.records: list[MemRecord] = []
-        self.retrieved: list[str] = []
-        self.prompt_text = ""
-
-    def clear(self) -> None:
-        """Forget everything."""
-        self.records, self.retrieved, self.prompt_text = [], [], ""
-
-    def snapshot(self) -> MemorySnapshot:
-        """Records, the retrieved ones highlighted."""
-        return MemorySnapshot(
-            records=list(self.records), prompt_text=self.prompt_text, retrieved=list(self.retrieved)
-        )
+from lab.core.records import MemRecord
 
 
 class BaselineAgent(PlanActAgent):
@@ -55,7 +47,11 @@ class BaselineAgent(PlanActAgent):
 
     def __init__(self, config: Any, ctx: AgentContext) -> None:
         super().__init__(config, ctx)
-        self.store = RecordMemory()
+        self.store = self.new_memory()
+
+    def new_memory(self) -> RecordMemory:
+        """The memory of this baseline (built once; cleared at each trial)."""
+        return RecordMemory()
 
     @property
     def memory(self) -> RecordMemory:
@@ -78,12 +74,22 @@ class BaselineAgent(PlanActAgent):
             )
         )
 
+    def amend(self, command: str) -> None:
+        """A forced policy played ``command``: the pair stored at this step records it instead."""
+        records = self.store.records
+        if records and records[-1].kind == "episodic" and records[-1].added_step == self.t - 1:
+            records[-1] = amend_pair(records[-1], command)
+
 
 class FullHistoryPlanAgent(BaselineAgent):
     """Full History: every pair in the history section (oldest dropped past ``max_history_chars``)."""
 
     id: ClassVar[str] = "arigraph-full-history"
-    history_title: ClassVar[str] = "History of all observations and actions"
+    history_title: ClassVar[str] = HISTORY_TITLE
+
+    def new_memory(self) -> PairsMemory:
+        """The pairs within ``max_history_chars``."""
+        return PairsMemory(self.config.max_history_chars)
 
     def history_text(self) -> str:
         """The newest pairs that fit the budget, oldest first."""
@@ -107,7 +113,7 @@ class ReflexionAgent(FullHistoryPlanAgent):
     or why there is none) is a ``trial`` record of the snapshot."""
 
     id: ClassVar[str] = "reflexion"
-    reflections_title: ClassVar[str] = "Your reflections on earlier attempts at this game"
+    reflections_title: ClassVar[str] = REFLECTIONS_TITLE
 
     def __init__(self, config: ReflexionConfig, ctx: AgentContext) -> None:
         super().__init__(config, ctx)
@@ -185,10 +191,14 @@ class SummaryAgent(BaselineAgent):
 
     id: ClassVar[str] = "summary"
 
-    def reset(self, task: Task) -> None:
-        """The reference starts from "Yet nothing"."""
-        super().reset(task)
-        self.summary = "Yet nothing"
+    def new_memory(self) -> SummaryMemory:
+        """The pairs and the summary (which starts from "Yet nothing", as the reference)."""
+        return SummaryMemory()
+
+    @property
+    def summary(self) -> str:
+        """The current summary."""
+        return self.store.summary
 
     def recall(self, obs: Observation, text: str, thoughts: dict[str, Any]) -> list[tuple[str, str]]:
         """Rewrite the summary (an empty reply keeps the previous one)."""
@@ -204,7 +214,7 @@ class SummaryAgent(BaselineAgent):
                 [("system", prompts.ASSISTANT), ("user", prompt)], purpose="summary"
             ).strip()
         if reply:
-            self.summary = reply
+            self.store.summary = reply
         else:
             thoughts["summary_parse_failure"] = "empty reply: previous summary kept"
         self.store.records = [r for r in self.store.records if r.id != "summary"]
@@ -212,7 +222,7 @@ class SummaryAgent(BaselineAgent):
             MemRecord(id="summary", kind="summary", text=self.summary, added_step=self.t)
         )
         self.store.prompt_text = self.summary
-        return [("Your summary of the current situation", self.summary)]
+        return [(SUMMARY_TITLE, self.summary)]
 
 
 class RagAgent(BaselineAgent):
@@ -221,42 +231,35 @@ class RagAgent(BaselineAgent):
     id: ClassVar[str] = "rag"
 
     def __init__(self, config: RagConfig, ctx: AgentContext) -> None:
-        super().__init__(config, ctx)
         self.config: RagConfig = config
-        self.encoder = make_encoder(config.encoder)
-        self.entries: list[tuple[int, str, float, torch.Tensor]] = []
+        super().__init__(config, ctx)
+        self.current = torch.zeros(0)
+
+    def new_memory(self) -> RagMemory:
+        """The scored pairs (the encoder embeds each step's observation and plan once)."""
+        return RagMemory(make_encoder(self.config.encoder), self.config.top_k, self.config.recency_decay)
+
+    @property
+    def entries(self) -> list[tuple[int, str, float, torch.Tensor]]:
+        """(step, text, importance, embedding) of every stored step."""
+        return self.store.entries
 
     def reset(self, task: Task) -> None:
         """A blank store."""
         super().reset(task)
-        self.entries, self.current = [], torch.zeros(0)
+        self.current = torch.zeros(0)
 
     def recall(self, obs: Observation, text: str, thoughts: dict[str, Any]) -> list[tuple[str, str]]:
         """Score every stored step and return the best (the last ``n_prev`` are in the history already)."""
         with self.ctx.clock.phase("memory_read"):
             seen = text + (f"\nInventory: {obs.inventory}" if obs.inventory else "")
-            self.current = self.encoder.encode([f"{seen}\nPlan: {json.dumps(self.plan)}"])[0]
-            top = self.top(self.scores())
+            self.current = self.store.encoder.encode([f"{seen}\nPlan: {json.dumps(self.plan)}"])[0]
+            top = self.store.top(self.store.scores(self.current, self.t), skip_last=self.config.n_prev)
         self.store.retrieved = [f"r{self.entries[i][0]}" for i in top]
-        body = "\n---\n".join(self.entries[i][1] for i in top) or "(nothing yet)"
+        body = self.store.body(top)
         self.store.prompt_text = body
         thoughts["retrieved_steps"] = [self.entries[i][0] for i in top]
-        return [("Relevant observations and actions from the past", body)]
-
-    def scores(self) -> list[float]:
-        """min-max(recency) + min-max(importance) + min-max(relevance) per stored step."""
-        if not self.entries:
-            return []
-        recency = torch.tensor([self.config.recency_decay ** (self.t - step) for step, *_ in self.entries])
-        importance = torch.tensor([imp for _, _, imp, _ in self.entries])
-        relevance = torch.stack([vec for *_, vec in self.entries]) @ self.current  # (E,)
-        return (minmax(recency) + minmax(importance) + minmax(relevance)).tolist()
-
-    def top(self, scores: list[float]) -> list[int]:
-        """The best ``top_k`` steps older than the last ``n_prev`` (those are in the prompt anyway)."""
-        recent = len(self.entries) - self.config.n_prev
-        order = sorted(range(len(scores)), key=lambda i: (-scores[i], -i))
-        return sorted([i for i in order if i < recent][: self.config.top_k])
+        return [(RAG_TITLE, body)]
 
     def remember(self, text: str, action: Action) -> None:
         """Rate the step's importance (LLM call, scored as a choice of 1-10) and store it."""
@@ -272,10 +275,12 @@ class RagAgent(BaselineAgent):
             id=f"r{self.t}", kind="episodic", text=entry, added_step=self.t, attrs={"importance": importance}
         )
 
-
-def minmax(values: torch.Tensor) -> torch.Tensor:
-    """(x - min) / (max - min + 1e-9), as the reference."""
-    return (values - values.min()) / (values.max() - values.min() + 1e-9)
+    def amend(self, command: str) -> None:
+        """A forced policy played ``command``: the stored pair and its retrievable entry record it instead."""
+        super().amend(command)
+        if self.entries and self.entries[-1][0] == self.t - 1:
+            step, _, importance, vector = self.entries[-1]
+            self.entries[-1] = (step, self.store.records[-1].text, importance, vector)
 
 
 CONFIGS = {"arigraph-full-history": FullHistoryPlanConfig, "summary": SummaryConfig, "rag": RagConfig,

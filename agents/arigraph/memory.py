@@ -12,7 +12,8 @@ extracted from it. The update rule [AP §2 "Constructing AriGraph"; A:graphs/con
 5. the new triplets are added (deduplicated, embedded once).
 
 The episodic vertex is written after retrieval (:meth:`AriGraphMemory.write_episode`). Nothing
-here calls an LLM; embeddings come from the encoder given at construction.
+here calls an LLM; embeddings come from the encoder given at construction. :meth:`AriGraphMemory.query`
+answers a question with both searches, from the known vertices the question names, and writes nothing.
 """
 
 from __future__ import annotations
@@ -21,12 +22,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from agents.arigraph import navigation
+from agents.arigraph.extract import rules_entities
 from agents.arigraph.retrieval import Encoder, VectorIndex, episodic_rank, episodic_relevance, semantic_search
 from agents.arigraph.triplets import Triplet, compass_in
 from lab.core.records import MemEdge, MemNode, MemorySnapshot, MemRecord
 
 Detector = Callable[[list[Triplet], list[Triplet]], list[Triplet]]
 """``detector(candidates, new) -> outdated``: the outdated-triplet judgement (LLM or rules)."""
+SEMANTIC_TITLE = "Information from the memory module that can be relevant to the current situation"
+QUERY_DEPTH = 2
+"""BFS depth of the entities a question names (the depth the agent gives the entities of its plan)."""
+
+
+def sections_text(sections: Sequence[tuple[str, str]]) -> str:
+    """Prompt sections as the memory's text: ``title: body`` blocks separated by blank lines."""
+    return "\n\n".join(f"{title}: {body}" for title, body in sections)
+
+
+def episodic_title(k: int) -> str:
+    """The title of the episodic section."""
+    return f"Your {k} most relevant episodic memories from the past"
 
 
 @dataclass
@@ -70,9 +85,11 @@ class AriGraphMemory:
         threshold: float = 0.4,
         protected: Sequence[str] = ("west", "east", "south", "north", "associated with", "used for", "to be"),
         embed_episodes: bool = False,
+        topk_episodic: int = 2,
     ) -> None:
         self.encoder, self.width, self.threshold = encoder, width, threshold
         self.protected, self.embed_episodes = tuple(protected), embed_episodes
+        self.topk_episodic = topk_episodic
         self.clear()
 
     def clear(self) -> None:
@@ -172,6 +189,23 @@ class AriGraphMemory:
             similarity = (rows @ self.encoder.encode([plan])[0]).tolist()
         ranked = episodic_rank(relevance, similarity, k, lambda i: skip(self.episodes[i]))
         return [self.episodes[i] for i in ranked]
+
+    def sections(self, triplets: list[str], episodes: list[Episode]) -> list[tuple[str, str]]:
+        """The memory's prompt sections: retrieved triplets, then episodes [A:pipeline_arigraph.py]."""
+        return [
+            (SEMANTIC_TITLE, "; ".join(triplets) or "(nothing relevant)"),
+            (episodic_title(self.topk_episodic), "\n---\n".join(e.text for e in episodes) or "(none)"),
+        ]
+
+    def query(self, question: str) -> str:
+        """Both searches for a question: the known vertices it names are the entities (depth 2), and the
+        episodic vertices are scored by the triplets found. No LLM is called and nothing is written or
+        embedded (every vertex was embedded when its triplet entered the graph)."""
+        vertices = sorted({v for t in self.active for v in t.vertices()})
+        entities = {v: QUERY_DEPTH for v in rules_entities(question, "", vertices)}
+        found = self.semantic_search(entities)
+        episodes = self.episodic_search(set(found), self.topk_episodic)
+        return sections_text(self.sections(found, episodes))
 
     def write_episode(self, step: int, text: str, triplets: list[Triplet]) -> Episode:
         """Add the episodic vertex of an observation and its hyperedge (after retrieval, as the paper)."""

@@ -140,8 +140,21 @@ class PlanActAgent:
         self.last_action, self.t = action.command, self.t + 1
         return action
 
+    def amend(self, command: str) -> None:
+        """A forced policy played ``command``, not the chosen action: memory written in ``act`` follows it."""
+
     def observe(self, transition: Transition) -> None:
-        """Nothing beyond what ``act`` stored (the next observation is read at the next ``act``)."""
+        """Nothing beyond what ``act`` stored (the next observation is read at the next ``act``), unless a
+        forced policy (the run's ``policy``) played another command than the chosen one: then the history,
+        the last action (which gives Ariadne's spatial edges) and the memory's pair record the played one."""
+        played = transition.action.command
+        if played == self.last_action:
+            return
+        self.last_action, self.substitute = played, None
+        if self.history:
+            head = self.history[-1].rpartition("\nAction taken: ")[0]
+            self.history[-1] = f"{head}\nAction taken: {played}"
+        self.amend(played)
 
     def end_trial(self, outcome: TrialOutcome) -> None:
         """The paper's agents learn nothing across trials."""

@@ -1,6 +1,7 @@
 """Triplets and the lenient parsers of every LLM reply the agent reads.
 
-A triplet is ``(subject, relation, object)``, stored lower-cased with quotes and punctuation
+A triplet is ``(subject, relation, object)`` (:class:`envs.tw_facts.Triplet`, the shape of TextWorld's facts
+too, re-exported here), stored lower-cased with quotes and punctuation
 stripped, ``I`` read as ``inventory`` and ``P`` as ``player`` (reference ``utils.clear_triplet``
 @e884b76). Its string form, embedded and shown in prompts, is ``"subject, relation, object"``.
 
@@ -16,36 +17,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-COMPASS = ("north", "south", "east", "west")
-OPPOSITE = {"north": "south", "south": "north", "east": "west", "west": "east"}
-STRIP = "\"'. `;:*[](){}\n\t"
-ALIASES = {"i": "inventory", "p": "player"}
+from envs.tw_facts import ALIASES, COMPASS, OPPOSITE, STRIP, Triplet, clean_part
+
+__all__ = ["ALIASES", "COMPASS", "OPPOSITE", "STRIP", "Parsed", "Triplet", "clean_part", "compass_in",
+           "from_text", "make", "parse_entities", "parse_json_object", "parse_replacements", "parse_triplets"]
+
 NUMBERING = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*")
 ENTITY_SCORE = re.compile(r"""["']([^"']+)["']\s*:\s*["']?(\d+)""")
-
-
-@dataclass(frozen=True, slots=True)
-class Triplet:
-    """One semantic edge of the graph."""
-
-    subject: str
-    relation: str
-    object: str
-
-    @property
-    def text(self) -> str:
-        """The string form: ``"subject, relation, object"``."""
-        return f"{self.subject}, {self.relation}, {self.object}"
-
-    def vertices(self) -> tuple[str, str]:
-        """Subject and object."""
-        return self.subject, self.object
-
-
-def clean_part(part: str) -> str:
-    """One element lower-cased, quotes and punctuation stripped, spaces collapsed."""
-    text = " ".join(str(part).split()).strip(STRIP).strip().lower()
-    return ALIASES.get(text, text)
 
 
 def make(subject: str, relation: str, obj: str) -> Triplet | None:

@@ -43,8 +43,8 @@ class HistoryMemory:
         text = f"Observation: {observation.strip()}\nAction: {action}"
         self.entries.append(MemRecord(id=f"h{step}", kind="episodic", text=text, added_step=step))
 
-    def render(self) -> str:
-        """The newest entries that fit the budget, oldest first."""
+    def text(self) -> str:
+        """The newest entries that fit the budget, oldest first (nothing is written)."""
         kept: list[str] = []
         used = 0
         for entry in reversed(self.entries):
@@ -52,8 +52,16 @@ class HistoryMemory:
             if used > self.max_chars:
                 break
             kept.append(entry.text)
-        self.prompt_text = "\n".join(reversed(kept)) or "(nothing yet)"
+        return "\n".join(reversed(kept)) or "(nothing yet)"
+
+    def render(self) -> str:
+        """The history as it enters this step's prompt (kept as the snapshot's prompt text)."""
+        self.prompt_text = self.text()
         return self.prompt_text
+
+    def query(self, question: str) -> str:
+        """The whole history (within the budget), whatever the question: this memory does not retrieve."""
+        return self.text()
 
     def clear(self) -> None:
         """Forget everything."""

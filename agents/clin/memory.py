@@ -241,6 +241,10 @@ class ClinMemory:
         counts["dropped"] = len(before.keys() - kept)
         return counts
 
+    def query(self, question: str) -> str:
+        """The learnings as the actor's prompt lists them, whatever the question (CLIN does not retrieve)."""
+        return render(self.learnings) or "(no learnings yet)"
+
     def last_k(self, k: int) -> list[TrialRecord]:
         """The last ``k`` trial records, oldest first."""
         return self.trials[-k:] if k > 0 else []

@@ -230,13 +230,25 @@ class WorkingMemory:
         re-serialises while the whole prompt is over budget, which this reproduces line by line.
         """
         lines = self.lines()
+        kept = self.kept(lines, budget_tokens, count)
+        self.truncated_lines = len(lines) - len(kept)
+        self.prompt_text = "\n".join(kept)
+        return self.prompt_text
+
+    def kept(
+        self, lines: list[str], budget_tokens: int | None = None, count: Callable[[str], int] = len
+    ) -> list[str]:
+        """The last ``memory_size`` lines, the oldest dropped to fit ``budget_tokens`` (writes nothing)."""
         kept = lines[-self.memory_size :] if self.memory_size > 0 else []
         if budget_tokens is not None:
             while kept and count("\n".join(kept)) > budget_tokens:
                 kept = kept[1:]
-        self.truncated_lines = len(lines) - len(kept)
-        self.prompt_text = "\n".join(kept)
-        return self.prompt_text
+        return kept
+
+    def query(self, question: str) -> str:
+        """The working memory as it would be serialised (the last ``memory_size`` lines), whatever the
+        question: closed subgoals show their summaries, the current one its pairs. Nothing is written."""
+        return "\n".join(self.kept(self.lines()))
 
     def begin_step(self) -> None:
         """Clear the per-step retrieval highlight."""

@@ -123,6 +123,7 @@ def run_scores(
             trials=reflexion_trials if agent == "reflexion" else 1,
             agent_config=agent_config(agent, note, encoder, section_chars),
             label=LABEL,
+            probe_every=0,  # the agent's own runs, as measured before memory probes existed
         )
         info = done.get(_key(prepare(config).config)) or execute(config, store)  # the same command resumes
         summary = info.summary

@@ -78,6 +78,7 @@ def run_game(
         trials=args.trials,
         max_steps=step_cap(options),
         label="bench-clin",
+        probe_every=0,  # the agent's own runs, as measured before memory probes existed
         agent_config={"generator": condition, "record_meta_memory": False, "mode": "adapt"},
     )
     info = execute(config, store, chat_model=model, progress=lambda done, total: bar.update(1))

@@ -130,6 +130,7 @@ def run_one(
         llm=args.llm,
         max_steps=args.max_steps,
         agent_config=agent_config,
+        probe_every=0,  # the agent's own runs, as measured before memory probes existed
         label="bench-hiagent",
     )
     start = time.perf_counter()

@@ -90,3 +90,6 @@ class EnvSpec:
     options: type[EnvOptions]
     factory: Callable[[str, EnvOptions], Env]
     """``factory(full_env_id, options)`` builds the env."""
+    check_id: Callable[[str], object] | None = None
+    """For a prefix family: raises a one-line error when the id after the prefix names no env (so a
+    bad id stops a run before anything is stored)."""

@@ -2,7 +2,8 @@
 
 The run loop is the only code that steps envs and writes the store (STYLE convention 10).
 Agents receive an :class:`AgentContext` (LLM, scorer, encoder, rng, phase clock) at
-construction and return :class:`Action` objects; their memory exposes ``snapshot()``.
+construction and return :class:`Action` objects; their memory exposes ``snapshot()``, and the
+memory of every text agent also ``query(question)`` (:class:`QueryableMemory`, for the lab's probes).
 """
 
 from __future__ import annotations
@@ -28,6 +29,20 @@ class Memory(Protocol):
 
     def snapshot(self) -> MemorySnapshot:
         """The full current state; the run loop diffs consecutive snapshots."""
+        ...
+
+
+@runtime_checkable
+class QueryableMemory(Memory, Protocol):
+    """A memory that can be asked a question: every text agent's memory (the lab's ground-truth probes)."""
+
+    def query(self, question: str) -> str:
+        """The text this memory would put into a prompt to answer ``question``.
+
+        Retrieval memories retrieve with the question as the query; the others return their usual memory
+        text. Side-effect free: it writes nothing (``snapshot()`` is the same before and after) and calls
+        no LLM (embedding the question with a retrieval encoder is allowed).
+        """
         ...
 
 

@@ -17,6 +17,8 @@ SCHEMA_VERSION = 1
 """Version of every record below; bump on any incompatible change and add an upgrader."""
 
 RunStatus = Literal["running", "finished", "stopped", "error", "interrupted"]
+Policy = Literal["agent", "walkthrough", "walkthrough+explore"]
+"""Who chooses the played actions: the agent, or a forced policy (the agent still runs its full ``act``)."""
 
 
 class Record(BaseModel):
@@ -26,7 +28,13 @@ class Record(BaseModel):
 
 
 class RunConfig(Record):
-    """Everything needed to reproduce a run."""
+    """Everything needed to reproduce a run.
+
+    Stored as JSON with ``NaN`` and ``Infinity`` written as such (Python's ``json`` and pydantic read
+    them back), so an option set to infinity is not stored as ``null``.
+    """
+
+    model_config = ConfigDict(extra="forbid", ser_json_inf_nan="constants")
 
     schema_version: int = SCHEMA_VERSION
     env_id: str
@@ -38,8 +46,8 @@ class RunConfig(Record):
     """The agent's full validated config (defaults included), so the run records its hyperparameters."""
     llm: str = "embedded"
     """LLM spec string: ``embedded``, ``openai:<model>``, ``ollama:<model>``, ``replay:<run_id>``..."""
-    seed: int = 0
-    """Seeds the env reset of every trial and the agent's random generator."""
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    """Seeds the env reset of every trial and the agent's random generator (a 64-bit SQLite integer)."""
     max_steps: int = Field(default=100, ge=1)
     """Agent steps per trial."""
     trials: int = Field(default=1, ge=1)
@@ -48,6 +56,17 @@ class RunConfig(Record):
     """A full memory snapshot every K steps (keyframes); diffs in between."""
     label: str = ""
     """Free text shown in run lists (a batch or sweep name)."""
+    policy: Policy = "agent"
+    """``agent``: the agent's actions are played. ``walkthrough``: the env's walkthrough is played in order
+    whatever the agent chose; ``walkthrough+explore``: the walkthrough with seeded excursions (a move to a
+    neighbouring room and back) between its steps. Forced runs of different agents see the same trajectory."""
+    explore: float = Field(default=0.3, ge=0.0, le=1.0)
+    """``walkthrough+explore``: the chance of an excursion before each walkthrough step."""
+    probe_every: int = Field(default=5, ge=0)
+    """Ground-truth probes of the memory (``lab.probes``) every K steps and at each trial end; 0: none.
+    Probes are off the agent's clock and LLM budget (their LLM calls have the purpose ``probe``)."""
+    probes_per_family: int = Field(default=2, ge=1)
+    """Probes drawn per family at each probed step (seeded), among the facts that can be asked."""
 
 
 class ObservationRecord(Record):
@@ -171,6 +190,65 @@ class Timings(Record):
     agent_s: float = 0.0
     """The agent's whole act + observe (includes memory and LLM time)."""
     total_s: float = 0.0
+    """The step on the agent's clock (probes excluded)."""
+    probe_s: float = 0.0
+    """Ground-truth probes of the memory after the step (memory queries, evidence, LLM answers)."""
+
+
+class Probe(Record):
+    """A question with a known answer about the game, generated from its ground truth (``lab.probes``)."""
+
+    family: str
+    """``location``, ``contents``, ``state``, ``map``, ``inventory``, ``recipe``, ``changed``, ``unseen``."""
+    key: str
+    """Identifies the question across steps (``location:red apple``, ``map:north of:kitchen``)."""
+    subject: str
+    """The entity asked about (``inventory`` for the inventory family)."""
+    relation: str = ""
+    """The relation of the facts asked about: ``is in``, ``is on``, ``is``, ``is north of``, ``has exit``,
+    ``requires``, ``to be`` (the true answers are their other ends)."""
+    question: str
+    true_answer: str
+    """The answer, as shown (the immediate holder for a location; ``unknown`` for unseen controls)."""
+    true_answers: list[str]
+    """Every answer counted correct (a holder and its room; each item of a holder's contents...)."""
+    candidates: list[str]
+    """What the LLM chooses among: every room, holder, object or state of the game that fits, plus
+    ``unknown``; they name the game's entities, not what was seen."""
+    stale_answers: list[str] = Field(default_factory=list)
+    """Answers that were true and seen earlier in the trial and are no longer true."""
+    last_seen: int | None = None
+    """The step of the trial (``Step.t``) at which the asked fact was last in view (None: never)."""
+
+
+class ProbeResult(Probe):
+    """A probe asked to a memory: what its text shows, and what the run's LLM answered from that text."""
+
+    text: int = 0
+    """Index of the memory's text for this question in :attr:`ProbeReport.texts`."""
+    evidence: bool = False
+    """A true answer can be read from the memory's text (``lab.evidence``; deterministic)."""
+    evidence_spans: list[tuple[int, int]] = Field(default_factory=list)
+    """Character spans of the text where it is read (for highlighting)."""
+    stale: bool = False
+    """The text also holds a stale answer (a fact that was true, was seen and no longer holds)."""
+    stale_spans: list[tuple[int, int]] = Field(default_factory=list)
+    answer: str | None = None
+    """The LLM's answer, one of the candidates (None: no LLM in the run, or the call failed)."""
+    answer_raw: str = ""
+    """What a generating model wrote before it was matched to a candidate."""
+    correct: bool | None = None
+    """The answer is one of ``true_answers`` (None when there is no answer)."""
+    error: str | None = None
+    """Why there is no answer, when the LLM call failed."""
+
+
+class ProbeReport(Record):
+    """The probes of one step, asked after it (and after ``end_trial`` on a trial's last step)."""
+
+    texts: list[str] = Field(default_factory=list)
+    """The memory texts the probes were answered from, each once (retrieval memories: one per question)."""
+    results: list[ProbeResult] = Field(default_factory=list)
 
 
 class Step(Record):
@@ -186,6 +264,11 @@ class Step(Record):
     action: str
     env_actions: list[str] = Field(default_factory=list)
     """The env-level actions the action expanded to (a ``go to`` macro is several)."""
+    agent_action: str | None = None
+    """Under a forced policy (``RunConfig.policy``): the agent's own choice, while ``action`` is what was
+    played (their agreement is the metric ``policy/agree``); None under the agent's own policy."""
+    forced: Literal["walkthrough", "explore"] | None = None
+    """Under a forced policy: whether ``action`` came from the walkthrough or from an exploring excursion."""
     feedback: str = ""
     """The env's reply to the action (the next observation's text)."""
     reward: float = 0.0
@@ -208,6 +291,9 @@ class Step(Record):
     timings: Timings = Field(default_factory=Timings)
     trial_end: bool = False
     """True on the last step of a trial."""
+    probes: ProbeReport | None = None
+    """Ground-truth probes of the memory asked after this step (every ``probe_every`` steps and at trial
+    ends); their per-family means are in ``metrics`` (``probe/<family>/evidence``, ``.../answer``)."""
 
 
 class TrialResult(Record):
@@ -235,8 +321,12 @@ class RunSummary(Record):
     normalized_score: float | None = None
     won: bool = False
     llm_calls: int = 0
+    """The agent's LLM calls (probe calls are counted in ``probe_llm_calls``)."""
     tokens_in: int = 0
     tokens_out: int = 0
+    probes: int = 0
+    """Ground-truth probes asked."""
+    probe_llm_calls: int = 0
     wall_s: float = 0.0
     message: str = ""
 

@@ -135,10 +135,15 @@ def report_data(store: RunStore, run_id: str) -> dict[str, Any]:
             "pos": history.layout(), "frames": frames(info, steps)}
 
 
+SURROGATE = re.compile("[\ud800-\udfff]")
+"""A lone surrogate (a model's reply cut inside an emoji, from JSON escapes): UTF-8 cannot encode it."""
+
+
 def safe_json(data: Any) -> str:
-    """JSON that cannot close the ``<script>`` element it sits in."""
+    """JSON that cannot close the ``<script>`` element it sits in, and that encodes as UTF-8."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    text = text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    return SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)  # JSON.parse gives the same string
 
 
 def render_report(store: RunStore, run_id: str) -> str:

@@ -3,13 +3,18 @@ import back into the store.
 
 Import validates the whole file before writing anything, then writes the run in one transaction
 (:meth:`RunStore.add_run`), so a malformed or foreign file imports nothing and the error names
-its line. An import of an export equals the original run: same id, creation time, config,
-versions, summary, steps and keyframes (only ``updated_at``, the time of the last write, is new).
+its line. Validation also refuses what the records' schemas allow but the lab cannot use: a run id
+that could not name an export file, lone surrogates (``"\\ud800"``), integers past SQLite's 64 bits
+and NaN in the step columns, numbers past Python's 4300 digits, JSON nested past its recursion
+limit. An import of an export equals the original run: same id, creation time, config, versions,
+summary, steps and keyframes (only ``updated_at``, the time of the last write, is new).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any, Iterable, Iterator
 
 from pydantic import BaseModel, ValidationError
@@ -36,6 +41,14 @@ def _problem(err: ValidationError, what: str) -> str:
     return f"{what}: field {where!r}: {first['msg']}"
 
 
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+"""What an imported run id may be (the lab makes ``20261125-203000-1a2b3c``): it names export files."""
+SURROGATE = re.compile(r"[\ud800-\udfff]|\\u[dD][89a-fA-F]")
+"""A surrogate, raw or as a JSON escape: maybe a lone one (an escaped pair decodes to one character)."""
+INT64 = (-(2**63), 2**63 - 1)
+"""SQLite's INTEGER range, for the numbers the store writes as columns."""
+
+
 def _validate(model: type[BaseModel], data: Any, line: int, what: str) -> Any:
     try:
         return model.model_validate(data)
@@ -43,18 +56,43 @@ def _validate(model: type[BaseModel], data: Any, line: int, what: str) -> Any:
         raise ConfigError(f"line {line}: {_problem(err, what)}") from None
 
 
+def _unicode(data: Any, text: str, line: int) -> None:
+    """Refuse lone surrogates (``"\\ud800"``): not Unicode text (RFC 7493); the store cannot write them."""
+    if not SURROGATE.search(text):
+        return
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as err:
+        lone = err.object[err.start]
+        raise ConfigError(f"line {line}: a string holds a lone surrogate {lone!r}, which is not Unicode "
+                          "text; the file is damaged") from None
+
+
 def _record(text: str, line: int) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise ConfigError(f"line {line}: not valid JSON ({err.msg} at column {err.colno})") from None
+    except ValueError:  # a number of more than 4300 digits (Python's int conversion limit)
+        raise ConfigError(f"line {line}: a number has too many digits to be a memlab record") from None
+    except RecursionError:
+        raise ConfigError(f"line {line}: nested too deeply to be a memlab record") from None
     if not isinstance(data, dict):
         raise ConfigError(f"line {line}: expected a JSON object, got {type(data).__name__}")
     version = data.get("schema_version", SCHEMA_VERSION)
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ConfigError(f"line {line}: schema version {version!r} is not a whole number")
+    if version > SCHEMA_VERSION:
         raise ConfigError(f"line {line}: schema version {version!r} is newer than this lab's "
                           f"{SCHEMA_VERSION}; upgrade the lab to import it")
+    _unicode(data, text, line)
     return data
+
+
+def _fits(value: int, line: int, what: str) -> None:
+    if not INT64[0] <= value <= INT64[1]:
+        shown = str(value) if len(str(value)) <= 24 else f"{str(value)[:8]}... ({len(str(value))} digits)"
+        raise ConfigError(f"line {line}: {what} {shown} does not fit in 64 bits")
 
 
 def _header(text: str) -> RunInfo:
@@ -62,7 +100,11 @@ def _header(text: str) -> RunInfo:
     if data.get("type") != "header" or "run" not in data:
         raise ConfigError('line 1: not a memlab trace header (expected {"type": "header", "run": {...}}); '
                           "is this a JSONL export of memlab?")
-    return _validate(RunInfo, data["run"], 1, "run header")
+    info = _validate(RunInfo, data["run"], 1, "run header")
+    if not RUN_ID.fullmatch(info.run_id):
+        raise ConfigError(f"line 1: run header: field 'run_id': {info.run_id[:120]!r} is not a run id "
+                          "(1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit)")
+    return info  # the seed's 64-bit bound is RunConfig's own
 
 
 def _step(text: str, line: int, expected: int) -> Step:
@@ -73,7 +115,22 @@ def _step(text: str, line: int, expected: int) -> Step:
     if step.index != expected:
         raise ConfigError(f"line {line}: step index {step.index}, expected {expected} "
                           "(steps must be in order, without gaps)")
+    _storable(step, line)
     return step
+
+
+def _storable(step: Step, line: int) -> None:
+    """The numbers the store writes as columns (``RunStore._insert_step``) fit them: SQLite's 64-bit INTEGER,
+    and REAL NOT NULL (which stores NaN as NULL)."""
+    counts = {"trial": step.trial, "t": step.t, "tokens_in": sum(c.tokens_in for c in step.llm_calls),
+              "tokens_out": sum(c.tokens_out for c in step.llm_calls), **step.memory_size}
+    for what, value in counts.items():
+        _fits(value, line, f"step: {what}")
+    reals = {"reward": step.reward, "score": step.score, "timings.llm_s": step.timings.llm_s,
+             "timings.total_s": step.timings.total_s}
+    for what, value in reals.items():
+        if math.isnan(value):
+            raise ConfigError(f"line {line}: step: field {what!r} is NaN (not a number)")
 
 
 def parse_jsonl(lines: Iterable[str]) -> tuple[RunInfo, list[Step]]:
@@ -109,5 +166,5 @@ def import_jsonl(store: RunStore, lines: Iterable[str]) -> str:
         status = "interrupted" if info.status == "running" else info.status
         summary = RunSummary(status=status, steps=len(steps),
                              message=info.message or "imported without a summary")
-    store.add_run(info.config, info.versions, steps, summary, run_id=info.run_id, created_at=info.created_at)
-    return info.run_id
+    return store.add_run(info.config, info.versions, steps, summary, run_id=info.run_id,
+                         created_at=info.created_at)

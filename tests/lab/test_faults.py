@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -21,6 +20,10 @@ from lab.store import RunStore
 pytest.importorskip("langchain_openai")
 GRID = "minigrid:MiniGrid-Empty-5x5-v0"
 SECRET = "sk-test-SECRET-never-stored-4242"
+TIMEOUT_S = 2.0
+"""``MEMLAB_LLM_TIMEOUT`` here: normal replies are instant (a wide margin on a busy machine)..."""
+SLOW_S = 30.0
+"""...and a ``slow`` reply holds its answer this long (or until the test ends): far past the timeout."""
 
 
 class Script:
@@ -28,6 +31,8 @@ class Script:
 
     def __init__(self, *answers: str) -> None:
         self.answers, self.calls = list(answers), 0
+        self.release = threading.Event()
+        """Set at teardown, so a held ``slow`` reply does not outlive its test."""
 
     def next(self) -> str:
         answer = self.answers[min(self.calls, len(self.answers) - 1)]
@@ -51,8 +56,9 @@ def handler(script: Script) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             kind = script.next()
-            if kind == "slow":
-                time.sleep(2.0)
+            if kind == "slow":  # slow on purpose: the client gives up long before this would answer
+                script.release.wait(SLOW_S)
+                return
             status, body = {"500": (500, b'{"error": {"message": "boom"}}'),
                             "429": (429, b'{"error": {"message": "slow down"}}'),
                             "garbage": (200, b"this is not json")}.get(kind, (200, completion(kind)))
@@ -77,14 +83,16 @@ def server(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     monkeypatch.setenv("MEMLAB_LLM_BACKOFF", "0.01")
     monkeypatch.setenv("MEMLAB_LLM_RETRIES", "2")
-    monkeypatch.setenv("MEMLAB_LLM_TIMEOUT", "0.5")
+    monkeypatch.setenv("MEMLAB_LLM_TIMEOUT", str(TIMEOUT_S))
 
     def use(*answers: str) -> Script:
         script.answers, script.calls = list(answers), 0
         return script
 
     yield use
+    script.release.set()
     httpd.shutdown()
+    httpd.server_close()
 
 
 def run(store: RunStore, steps: int = 3):

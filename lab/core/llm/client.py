@@ -9,11 +9,12 @@ models that can score (the embedded model), by generation + matching on the othe
 from __future__ import annotations
 
 import difflib
-import os
 import math
+import os
+import re
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -22,10 +23,49 @@ from lab.core.errors import LabError, LLMError
 from lab.core.records import LLMCall, Message
 
 RETRIES_VAR, BACKOFF_VAR = "MEMLAB_LLM_RETRIES", "MEMLAB_LLM_BACKOFF"
-"""Environment overrides of the retry policy: retries after the first attempt (3), first backoff in s (1.0,
-doubling each retry)."""
+"""Environment overrides of the retry policy: retries after the first attempt (``DEFAULT_RETRIES``), first
+backoff in s (``DEFAULT_BACKOFF_S``, doubling each retry)."""
+
+DEFAULT_RETRIES, DEFAULT_BACKOFF_S = 3, 1.0
 
 Messages = Sequence[BaseMessage | tuple[str, str]]
+
+REDACTED = "[redacted]"
+TOKEN_PATTERNS = (
+    re.compile(r"(?i)(\bauthorization\b['\"]?\s*[:=]\s*['\"]?\s*(?:bearer|basic|token)?\s*)[^\s'\",}]+"),
+    re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"()\bsk-[A-Za-z0-9_-]{8,}"),
+)
+"""Token shapes redacted wherever they appear: an Authorization header value, a bearer token, an
+OpenAI/Anthropic-style ``sk-...`` key."""
+MIN_SECRET_CHARS = 8
+"""Environment values shorter than this are not treated as keys (they would redact ordinary words)."""
+
+
+def secret_values() -> list[str]:
+    """The values of the environment's ``*_API_KEY`` variables, longest first."""
+    values = {value for name, value in os.environ.items()
+              if name.upper().endswith("_API_KEY") and len(value) >= MIN_SECRET_CHARS}
+    return sorted(values, key=len, reverse=True)
+
+
+def redact(text: str) -> str:
+    """``text`` with API keys removed: the environment's ``*_API_KEY`` values and token-shaped strings.
+
+    Everything the lab stores or logs about a failure (call errors, run messages, launch logs) passes
+    through here first, because providers echo keys and headers in their error bodies.
+    """
+    for value in secret_values():
+        text = text.replace(value, REDACTED)
+    for pattern in TOKEN_PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+    return text
+
+
+def error_line(err: BaseException, limit: int = 500) -> str:
+    """An error as stored: ``Type: message``, first line, keys redacted (before the cut: no half keys)."""
+    text = redact(f"{type(err).__name__}: {err}")
+    return (text.splitlines() or [""])[0][:limit]
 
 
 def to_messages(messages: Messages) -> list[BaseMessage]:
@@ -81,11 +121,16 @@ class LLM:
     """A chat model plus a call log drained by the run loop after each step."""
 
     def __init__(self, model: BaseChatModel, spec: str, max_retries: int | None = None,
-                 backoff_s: float | None = None) -> None:
+                 backoff_s: float | None = None, sleep: Callable[[float], None] | None = None) -> None:
         self.model = model
         self.spec = spec
-        self.max_retries = max_retries if max_retries is not None else int(os.environ.get(RETRIES_VAR, 3))
-        self.backoff_s = backoff_s if backoff_s is not None else float(os.environ.get(BACKOFF_VAR, 1.0))
+        if max_retries is None:
+            max_retries = int(os.environ.get(RETRIES_VAR, DEFAULT_RETRIES))
+        if backoff_s is None:
+            backoff_s = float(os.environ.get(BACKOFF_VAR, DEFAULT_BACKOFF_S))
+        self.max_retries, self.backoff_s = max_retries, backoff_s
+        self.sleep = sleep
+        """Waits between attempts (default ``time.sleep``; tests pass a fake clock)."""
         self.calls: list[LLMCall] = []
 
     @property
@@ -119,13 +164,13 @@ class LLM:
             except LabError:  # our own errors (a diverged replay) are final
                 raise
             except Exception as err:  # providers raise many types; each is recorded, then retried
-                record.error = f"{type(err).__name__}: {err}".splitlines()[0][:500]
+                record.error = error_line(err)
                 record.retry_errors.append(record.error)
                 if attempt > self.max_retries:
                     self.calls.append(record)
                     raise LLMError(f"LLM call '{record.purpose}' failed after {attempt} attempts: "
                                    f"{record.error}") from None
-                time.sleep(delay)
+                (self.sleep or time.sleep)(delay)
                 delay *= 2
         raise AssertionError("unreachable")
 

@@ -2,6 +2,8 @@
 
 Re-running a recorded episode with the same config and a replay model reproduces it
 exactly, with no model at hand (the env and the agent are deterministic given the seed).
+The calls of the lab's ground-truth probes (purpose ``probe``) are replayed apart: the
+agent's replay skips them, and a run's probes get a replay of their own (``probes=True``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from pydantic import PrivateAttr
 from lab.core.errors import LLMError
 from lab.core.records import LLMCall
 
+PROBE_PURPOSE = "probe"
+"""Calls made by the run loop's probes of the memory, not by the agent (``lab.probing``)."""
+
 
 class ReplayChatModel(BaseChatModel):
     """Plays back the successful LLM calls of a recorded run, chat and score calls alike."""
@@ -27,19 +32,19 @@ class ReplayChatModel(BaseChatModel):
     _cursor: int = PrivateAttr(default=0)
 
     @classmethod
-    def from_calls(cls, run_id: str, calls: list[LLMCall]) -> ReplayChatModel:
-        """A replay of these calls (failed attempts are skipped)."""
+    def from_calls(cls, run_id: str, calls: list[LLMCall], probes: bool = False) -> ReplayChatModel:
+        """A replay of these calls (failed attempts are skipped): the agent's, or (``probes``) the probes'."""
         model = cls(run_id=run_id)
-        model._calls = [c for c in calls if c.error is None]
+        model._calls = [c for c in calls if c.error is None and (c.purpose == PROBE_PURPOSE) == probes]
         if model._calls:
             model.model_name = f"replay:{model._calls[0].model}"
         return model
 
     @classmethod
-    def from_store(cls, run_id: str, store: Any) -> ReplayChatModel:
+    def from_store(cls, run_id: str, store: Any, probes: bool = False) -> ReplayChatModel:
         """A replay of a run in ``store`` (a ``lab.store.RunStore``; ``RunNotFoundError`` if absent)."""
         calls = [call for step in store.steps(run_id) for call in step.llm_calls]
-        return cls.from_calls(run_id, calls)
+        return cls.from_calls(run_id, calls, probes)
 
     @property
     def _llm_type(self) -> str:

@@ -24,6 +24,8 @@ PROVIDERS: dict[str, tuple[str, str, str]] = {
     "anthropic": ("langchain-anthropic", "langchain_anthropic", "ChatAnthropic"),
 }
 BUILTIN = ("embedded", "replay", "fake")
+TIMEOUT_VAR, DEFAULT_TIMEOUT_S = "MEMLAB_LLM_TIMEOUT", 60.0
+"""Seconds a provider request may take before it fails (and is retried by the lab's LLM client)."""
 
 
 def split(spec: str) -> tuple[str, str]:
@@ -64,7 +66,8 @@ def build(spec: str, store: Any = None) -> BaseChatModel:
 
 def provider_kwargs(provider: str) -> dict[str, Any]:
     """Retries belong to the lab's LLM layer (recorded per attempt), so the SDK's own are off."""
-    kwargs: dict[str, Any] = {"max_retries": 0, "timeout": float(os.environ.get("MEMLAB_LLM_TIMEOUT", 60))}
+    timeout = float(os.environ.get(TIMEOUT_VAR, DEFAULT_TIMEOUT_S))
+    kwargs: dict[str, Any] = {"max_retries": 0, "timeout": timeout}
     if provider == "openai" and os.environ.get("OPENAI_BASE_URL"):
         kwargs["base_url"] = os.environ["OPENAI_BASE_URL"]
     if provider == "ollama":

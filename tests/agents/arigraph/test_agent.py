@@ -188,6 +188,7 @@ def test_rules_agent_finishes_a_small_treasure_hunt(games_store) -> None:
             agent_config=RULES,
             llm="fake:x",
             max_steps=40,
+            probe_every=0,  # the agent's own calls only
         ),
         store,
         chat_model=scorer,
@@ -216,6 +217,7 @@ def test_go_to_the_current_room_costs_one_step(games_store) -> None:
             agent_config={**RULES, "offer_goto_current": True},
             llm="fake:x",
             max_steps=2,
+            probe_every=0,  # the agent's own calls only
         ),
         store,
         chat_model=GoHere(responses=["x"], prompts=[]),

@@ -18,7 +18,7 @@ def run(store, reflections: list[str], **config):
     model = RoutingFake(responses=["x"], replies=replies, seen=[])
     info = execute(
         RunConfig(env_id="tw-hunt", env_options=HUNT, agent_id="reflexion", agent_config=config, llm="fake:x",
-                  max_steps=2, trials=3),
+                  max_steps=2, trials=3, probe_every=0),
         store,
         chat_model=model,
     )

@@ -25,7 +25,7 @@ REPLIES = [
 
 def test_hiagent_plays_a_real_game_with_subgoal_chunks(games_store: RunStore) -> None:
     info = execute(
-        RunConfig(env_id="tw-cooking", agent_id="hiagent", llm="fake:x", max_steps=8),
+        RunConfig(env_id="tw-cooking", agent_id="hiagent", llm="fake:x", max_steps=8, probe_every=0),
         games_store,
         chat_model=FakeListChatModel(responses=REPLIES),
     )
