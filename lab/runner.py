@@ -359,10 +359,7 @@ def drive(prepared: Prepared, llm: llmlib.LLM | None, sink: StepSink, run_id: st
         try:
             if loop is not None and status == "error":
                 loop.record_failure(message)
-            recorder.flush()
-        except LabError as err:  # the store refused the last steps (a full disk): the first cause is kept
-            if status != "error":
-                status, message = "error", str(err)
+            recorder.flush()  # a store that refuses the last steps (a full disk) raises from here
         finally:
             env.close()
     if loop is None:
