@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lab.core.records import RunConfig
 from lab.store import BUSY_TIMEOUT_MS, RunStore
+from lab.sweep import main_not_reimported
 
 GRID = "minigrid:MiniGrid-Empty-8x8-v0"
 WRITERS = 4
@@ -46,8 +47,9 @@ def start_writers(n: int, home: Path) -> tuple[list[BaseProcess], Queue]:
     context.set_forkserver_preload(["lab.runner", __name__])
     results = context.Queue()
     writers = [context.Process(target=write_one_run, args=(seed, home, results)) for seed in range(n)]
-    for writer in writers:
-        writer.start()
+    with main_not_reimported():  # an AppTest earlier in the session leaves its page script as __main__
+        for writer in writers:
+            writer.start()
     return writers, results
 
 
