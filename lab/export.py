@@ -42,7 +42,8 @@ def _write_text(path: Path, chunks: Iterable[str]) -> int:
     """Write ``chunks`` atomically (a ``.part`` file renamed at the end); returns how many were written.
 
     The chunks are JSON: a lone surrogate (a reply cut inside an emoji) can only stand in a string
-    literal, where ``backslashreplace`` writes it as the ``\\udXXX`` escape a JSON reader reads back.
+    literal, where ``backslashreplace`` writes it as an escape such as ``\\ud800``, which a JSON
+    reader reads back.
     """
     count = 0
     tmp = path.with_name(path.name + ".part")

@@ -78,7 +78,6 @@ class ForcedPolicy:
         self.position, self.decided = self.position + 1, False
         return Forced(self.walkthrough[self.position - 1], "walkthrough")
 
-
     def override(self, obs: Observation, chosen: Action) -> tuple[Action, str]:
         """The action to play instead of the agent's (its thoughts and metrics kept) and its source; once the
         walkthrough is over, an action that plays nothing and ends the trial."""

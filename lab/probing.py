@@ -48,15 +48,39 @@ ABSTAIN = re.compile(r"\b(?:unknown|not known|don't know|do not know|not sure|no
                      r"can't tell|not mentioned|does not say|doesn't say)\b")
 
 
+ECHOED = tuple(line.strip().lower() for line in USER.splitlines() if line.strip() and "{" not in line)
+"""Lines of the prompt a model may echo before its answer (never read as the answer)."""
+HEADING = re.compile(r"^(?:question|memory notes)\s*:", re.IGNORECASE)
+LABEL = re.compile(r"^(?:final\s+)?answer\s*:", re.IGNORECASE | re.MULTILINE)
+
+
+def answer_part(raw: str) -> str:
+    r"""The part of a free reply that answers: markdown dropped, echoed prompt lines and headings dropped, and
+    the text after the last line-initial ``Answer:`` label when there is one.
+
+    >>> answer_part("Sure! Based on the notes:\n\n**Answer:** the *fridge*")
+    'the fridge'
+    >>> answer_part("Question: Where is the apple?\nAnswer with the name only. If the notes do not say, "
+    ...             "answer: unknown.\nfridge")
+    'fridge'
+    """
+    lines = [" ".join(re.sub(r"[*_`#>|]", " ", line).split()) for line in raw.splitlines()]
+    kept = [line for line in lines if line and line.lower() not in ECHOED and not HEADING.match(line)]
+    text = "\n".join(kept)
+    labels = list(LABEL.finditer(text))
+    return text[labels[-1].end():].strip() if labels else text
+
+
 def match_answer(raw: str, candidates: list[str]) -> str:
-    """A free answer as a candidate: exact, else an abstention, else the longest candidate it names, else the
-    closest by string similarity.
+    """A free answer as a candidate (read from :func:`answer_part`): exact, else an abstention, else the
+    longest candidate it names, else the closest by string similarity.
 
     >>> match_answer("The apple is in the fridge.", ["fridge", "kitchen", "unknown"])
     'fridge'
     >>> match_answer("I don't know.", ["fridge", "unknown"])
     'unknown'
     """
+    raw = answer_part(raw) or raw
     text = " ".join(raw.lower().split()).strip(" .\"'`")
     exact = {c.lower(): c for c in candidates}
     if text in exact:

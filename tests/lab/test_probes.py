@@ -194,6 +194,14 @@ def test_free_answers_are_matched_to_a_candidate() -> None:
     assert match_answer("I am not sure.", PLACES) == "unknown"
     assert match_answer("frige", PLACES) == "fridge"  # nearest by spelling
 
+    # what strong models write: preambles, markdown, echoed headings and instructions, labelled answers
+    assert match_answer("Sure! Looking at the memory notes, the carrot was taken.\n\n**Answer:** Fridge",
+                        PLACES) == "fridge"
+    assert match_answer("Question: Where is the carrot?\nAnswer with the name only. If the notes do not "
+                        "say, answer: unknown.\n\nfridge", PLACES) == "fridge"
+    assert match_answer("## Answer: unknown\nThe notes never mention the carrot.", PLACES) == "unknown"
+    assert match_answer("Answer: kitchen\n\nFinal answer: **fridge**", PLACES) == "fridge"
+
 
 def test_metrics_are_per_family_means() -> None:
     def result(family: str, evidence: bool, correct: bool | None, stale: bool = False, answer: str = "x"):
