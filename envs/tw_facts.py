@@ -2,8 +2,8 @@
 
 This is the lab's one mapping from TextWorld facts (``Observation.privileged["facts"]``, strings such as
 ``in(red apple, fridge)``) to ``(subject, relation, object)`` triplets, in the relations of AriGraph's
-extraction prompt (names lower-cased). AriGraph's memory fidelity (``agents/arigraph/fidelity.py``) and
-the lab's ground-truth probes (``lab/probes.py``) both read it.
+extraction prompt (names lower-cased). the lab's memory fidelity (``lab/fidelity.py``) and
+its ground-truth probes (``lab/probes.py``) both read it.
 
 | fact | triplet | family |
 |---|---|---|

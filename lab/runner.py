@@ -34,6 +34,7 @@ from lab.core.records import (
     MemorySnapshot, ObservationRecord, ProbeReport, Record, RunConfig, RunInfo, RunSummary, Step, Timings,
     TrialResult,
 )
+from lab.fidelity import Fidelity
 from lab.forced import ForcedPolicy, agrees
 from lab.probing import Prober, probe_llm
 from lab.store import RunStore
@@ -165,6 +166,7 @@ class Loop:
         self.probe_llm, self.prober = probe_llm, Prober(prepared.config, probe_llm)
         self.forced: ForcedPolicy | None = None
         self.probed = [0, 0]  # probes, probe LLM calls
+        self.fidelity = Fidelity()
 
     def run(self) -> None:
         for trial in range(self.config.trials):
@@ -177,6 +179,7 @@ class Loop:
         actions = list(obs.admissible) if self.kind == "grid" else []
         walkthrough = obs.privileged.get("walkthrough")
         self.prober.start_trial(trial)
+        self.fidelity.start_trial()
         if self.config.policy != "agent":
             self.forced = ForcedPolicy.start(self.config.policy, obs, self.config.explore, self.config.seed,
                                              trial)
@@ -197,10 +200,10 @@ class Loop:
         start = time.perf_counter()
         sees = getattr(self.agent, "sees_ground_truth", False)  # oracle memories (AriGraph extractor=oracle)
         action = self.agent.act(obs if sees else obs.public())
-        probe, facts = getattr(self.agent, "fidelity_probe", None), obs.privileged.get("facts")
-        if callable(probe) and facts is not None and not action.metrics:
-            action.metrics.update(probe(facts))  # memory fidelity against the facts of the observation acted on
         agent_s = time.perf_counter() - start
+        start_fidelity = time.perf_counter()  # fidelity of the memory against the facts of the observation acted on
+        fidelity = self.fidelity.score(self.agent.memory, obs.privileged.get("facts"))
+        fidelity_s = time.perf_counter() - start_fidelity
         played, source = self.force(obs, action)
         nxt, reward, env_s, commands = self.play(obs, played)
         start_obs = time.perf_counter()
@@ -209,8 +212,10 @@ class Loop:
         ended = nxt.done or played.stop or t == self.config.max_steps - 1 or self.recorder.stopping()
         if ended:
             self.end_trial(trial, t, nxt)
-        timings = Timings(env_s=env_s, agent_s=agent_s, total_s=time.perf_counter() - start)
+        timings = Timings(env_s=env_s, agent_s=agent_s, total_s=time.perf_counter() - start - fidelity_s)
         probes, probe_metrics = self.probe(t, obs, nxt, ended, timings)
+        timings.probe_s += fidelity_s
+        probe_metrics.update(fidelity)
         if source is not None and not played.stop:
             probe_metrics["policy/agree"] = float(agrees(action.command, action.env_commands, played.command))
         self.record(trial, t, obs, played, nxt, reward, commands, ended, timings,

@@ -410,8 +410,8 @@ def agent_trace(store: RunStore, run_id: str) -> list[tuple]:
 def test_ground_truth_given_to_probes_never_changes_what_an_agent_does(
         games_store: RunStore, monkeypatch: pytest.MonkeyPatch, tiny_schema: Any, agent_id: str,
         env: tuple[str, dict], config: dict, steps: int, oracle: bool) -> None:
-    """The run loop hands ground truth to two probes of the agent after it acts: ``fidelity_probe`` (the
-    facts, for AriGraph's fidelity metrics) and the memory probes (questions built from the facts, asked of
+    """The run loop hands ground truth to two probes of the agent after it acts: memory fidelity (the
+    facts, scored against a memory that declares its facts) and the memory probes (questions built from the facts, asked of
     its memory). The same run without either does exactly the same: actions, thoughts, prompts, memory."""
     from agents.graph_schemas.schema import save_schema
 
@@ -419,14 +419,7 @@ def test_ground_truth_given_to_probes_never_changes_what_an_agent_does(
     config = RunConfig(env_id=env[0], env_options=env[1], agent_id=agent_id, agent_config=config, llm="fake:x",
                        max_steps=steps, probe_every=1)
     probed = runner.execute(config, games_store, chat_model=FakeListChatModel(responses=REPLIES))
-    real_build = runner.build_agent
-
-    def unprobed(prepared: Any, llm: Any) -> Any:
-        agent = real_build(prepared, llm)
-        agent.fidelity_probe = None  # the run loop calls the probe only when it is callable
-        return agent
-
-    monkeypatch.setattr(runner, "build_agent", unprobed)
+    monkeypatch.setattr(runner.Fidelity, "score", lambda self, memory, facts: {})  # no fidelity metrics
     blind = runner.execute(config.model_copy(update={"probe_every": 0}), games_store,
                            chat_model=FakeListChatModel(responses=REPLIES))
     assert probed.status == blind.status == "finished", (probed.message, blind.message)

@@ -32,7 +32,6 @@ from agents.arigraph.extract import (
     rules_entities,
     rules_outdated,
 )
-from agents.arigraph.fidelity import FidelityTracker
 from agents.arigraph.memory import AriGraphMemory, sections_text
 from agents.arigraph.planact import PlanActAgent
 from agents.arigraph.retrieval import make_encoder
@@ -68,9 +67,7 @@ class AriGraphAgent(PlanActAgent):
         self.refiner = LLMOutdated(self.llm) if config.outdated == "llm" else None
         self.sees_ground_truth = config.extractor == "oracle"
         """Asks the run loop for ground-truth facts (the oracle extractor only; see README)."""
-        self.fidelity = FidelityTracker()
         self.retrieved: list[str] = []
-        self.metrics: dict[str, float] = {}
 
     @property
     def memory(self) -> AriGraphMemory:
@@ -81,8 +78,7 @@ class AriGraphAgent(PlanActAgent):
         """A fresh graph per trial (the paper's memory lives within one episode)."""
         super().reset(task)
         self.graph.clear()
-        self.fidelity, self.retrieved, self.explore = FidelityTracker(), [], False
-        self.metrics: dict[str, float] = {}
+        self.retrieved, self.explore = [], False
 
     def detect(self, candidates: list[Triplet], new: list[Triplet]) -> list[Triplet]:
         """Outdated-triplet judgement (LLM call 3 or rules)."""
@@ -145,8 +141,6 @@ class AriGraphAgent(PlanActAgent):
             "episodes": [e.step for e in episodes],
             "parse_rejected": parsed.rejected + rejected + (self.refiner.rejected if self.refiner else []),
         }
-        if view.facts is not None:
-            self.metrics = self.fidelity_probe(view.facts)
         return sections
 
     def entities(self, text: str) -> tuple[dict[str, int], list[str]]:
@@ -190,26 +184,13 @@ class AriGraphAgent(PlanActAgent):
         ]
 
     def expand(self, command: str, thoughts: dict[str, Any]) -> Action:
-        """A ``go to`` becomes the moves of a shortest known path; an impossible one plays nothing.
-
-        The step's fidelity numbers (when the agent saw ground truth) go into ``Action.metrics``.
-        """
-        metrics, self.metrics = self.metrics, {}
+        """A ``go to`` becomes the moves of a shortest known path; an impossible one plays nothing."""
         if not command.startswith("go to "):
-            return Action(command=command, thoughts=thoughts, metrics=metrics)
+            return Action(command=command, thoughts=thoughts)
         path = self.graph.path(self.location or "", command[len("go to ") :].strip().lower())
         if isinstance(path, str):
             self.substitute = path
             thoughts["go_to_error"] = path
-            return Action(command=command, thoughts=thoughts, env_commands=[], metrics=metrics)
+            return Action(command=command, thoughts=thoughts, env_commands=[])
         thoughts["go_to_path"] = path
-        return Action(command=command, thoughts=thoughts, env_commands=path, metrics=metrics)
-
-    def fidelity_probe(self, facts: list[str]) -> dict[str, float]:
-        """Precision and recall of the graph against the facts of the observation just acted on.
-
-        For the run loop: call once per step, after ``act``, with that observation's ground-truth
-        facts (see README, "Memory fidelity"); the agent never uses the result.
-        """
-        self.fidelity.see(facts)
-        return self.fidelity.score(self.graph.triplets(), facts)
+        return Action(command=command, thoughts=thoughts, env_commands=path)

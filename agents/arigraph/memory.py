@@ -112,6 +112,11 @@ class AriGraphMemory:
         """The stored (active) triplets, oldest first."""
         return list(self.active)
 
+    def fact_triplets(self) -> list[Triplet]:
+        """The facts the graph holds, for the lab's fidelity metric (``FactMemory``): its semantic triplets as
+        they are (spatial edges included); the episodic vertices are observations, not facts."""
+        return self.triplets()
+
     def associated(self, vertices: set[str]) -> list[Triplet]:
         """Stored triplets with a vertex in ``vertices`` (one hop, exact match)."""
         return [t for t in self.active if t.subject in vertices or t.object in vertices]

@@ -31,13 +31,13 @@ from agents.arigraph.extract import (
     View,
     rules_outdated,
 )
-from agents.arigraph.fidelity import FidelityTracker
 from lab.benches.arigraph_latency import run_latency
 from agents.arigraph.memory import AriGraphMemory
 from agents.arigraph.planact import preprocess
 from agents.arigraph.retrieval import HashEncoder
 from envs.registry import make_env
 from lab.benches import DOCS, markdown_table, write_report
+from lab.fidelity import FidelityTracker
 
 PAPER_GAMES = Path(
     os.environ.get(
@@ -297,7 +297,7 @@ LATENCY_NOTE = (
 FIDELITY_NOTE = (
     "A policy plays the game's walkthrough; each step the extractor's triplets update the graph (outdated "
     "detection: rules, or llm with the llm extractor) and the graph is scored against the facts in view "
-    "so far (agents/arigraph/fidelity.py). The oracle is TextWorld's ground truth: an upper bound that "
+    "so far (lab/fidelity.py). The oracle is TextWorld's ground truth: an upper bound that "
     "measures the update rule, not an extractor. The llm extractor uses the run's LLM and follows only the "
     "first steps of the walkthrough (`--llm-steps`; two generations per step), so its row covers fewer steps."
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator, Protocol, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -29,6 +29,18 @@ class Memory(Protocol):
 
     def snapshot(self) -> MemorySnapshot:
         """The full current state; the run loop diffs consecutive snapshots."""
+        ...
+
+
+@runtime_checkable
+class FactMemory(Memory, Protocol):
+    """A memory whose items read as facts about the world (a semantic graph's triplets, OpenIE records...):
+    the lab scores them against the env's ground truth (``lab.fidelity``: precision and recall)."""
+
+    def fact_triplets(self) -> Iterable[tuple[str, str, str]]:
+        """The memory's items as ``(subject, relation, object)`` statements, in the memory's own words (the
+        scorer normalises names and relation synonyms). Each memory says here how its items map to facts;
+        items that are not facts are left out. Side-effect free."""
         ...
 
 

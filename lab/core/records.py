@@ -192,7 +192,8 @@ class Timings(Record):
     total_s: float = 0.0
     """The step on the agent's clock (probes excluded)."""
     probe_s: float = 0.0
-    """Ground-truth probes of the memory after the step (memory queries, evidence, LLM answers)."""
+    """Ground-truth checks of the memory: its fidelity after the act and the probes after the step (memory
+    queries, evidence, LLM answers)."""
 
 
 class Probe(Record):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from agents.arigraph import rules
 from agents.arigraph.extract import family, rules_entities, rules_outdated
-from agents.arigraph.fidelity import FidelityTracker, fact_triplets, normalise, observable, oracle_triplets
+from agents.arigraph.fidelity import oracle_triplets
+from envs.tw_facts import fact_triplets, normalise, observable
+from lab.fidelity import FidelityTracker
 from agents.arigraph.triplets import (
     Triplet,
     parse_entities,
