@@ -2,7 +2,7 @@
 
 This is the lab's one mapping from TextWorld facts (``Observation.privileged["facts"]``, strings such as
 ``in(red apple, fridge)``) to ``(subject, relation, object)`` triplets, in the relations of AriGraph's
-extraction prompt (names lower-cased). the lab's memory fidelity (``lab/fidelity.py``) and
+extraction prompt (names lower-cased). The lab's memory fidelity (``lab/fidelity.py``) and
 its ground-truth probes (``lab/probes.py``) both read it.
 
 | fact | triplet | family |
