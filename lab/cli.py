@@ -156,6 +156,9 @@ def run_cmd(
     probe_every: Annotated[int, typer.Option(
         "--probe-every", min=0, help="ground-truth probes of the memory every K steps; 0: off")] = 5,
     probes_per_family: Annotated[int, typer.Option("--probes-per-family", min=1)] = 2,
+    probe_llm: Annotated[str, typer.Option(
+        "--probe-llm", help="who answers the probes: the run's LLM (empty), none (evidence only), or a spec "
+        "(embedded, openai:<m>...)")] = "",
     config_json: Annotated[str, typer.Option("--config-json", hidden=True)] = "",
     run_id: Annotated[str, typer.Option("--run-id", hidden=True)] = "",
 ) -> None:
@@ -172,7 +175,8 @@ def run_cmd(
         config = RunConfig(env_id=env, agent_id=agent, env_options=parse_pairs(env_opt, "--env-opt"),
                            agent_config=parse_pairs(agent_opt, "--agent-opt"), llm=llm, seed=seed,
                            max_steps=max_steps, trials=trials, label=label, policy=policy, explore=explore,
-                           probe_every=probe_every, probes_per_family=probes_per_family)
+                           probe_every=probe_every, probes_per_family=probes_per_family,
+                           probe_llm=probe_llm)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with progress_bar(config.max_steps * config.trials) as progress:

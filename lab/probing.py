@@ -26,7 +26,7 @@ from typing import Any
 
 from lab.core.env import Observation
 from lab.core.errors import LLMError
-from lab.core.llm import LLM, match_option
+from lab.core.llm import LLM, build, match_option
 from lab.core.llm.replay import PROBE_PURPOSE, ReplayChatModel
 from lab.core.prompts import render
 from lab.core.protocols import Memory, QueryableMemory
@@ -95,21 +95,26 @@ def match_answer(raw: str, candidates: list[str]) -> str:
 
 
 def probe_llm(config: RunConfig, llm: LLM | None, store: Any = None) -> LLM | None:
-    """The probes' own LLM client (None when the run has no LLM or no probes): the run's model, copied so that
-    a stateful model (a fake's reply cursor) is not shared with the agent. A replay gets the recorded probe
-    calls only (``store``: the run store holding them); when there are none (a run recorded without probes,
-    or no store), probes get no answers."""
-    if llm is None or config.probe_every == 0:
+    """The probes' own LLM client (None: no answers, evidence only).
+
+    ``RunConfig.probe_llm`` names it; when empty it is the run's model (None when the agent has none), copied
+    so that a stateful model (a fake's reply cursor) is not shared with the agent. A replay gets the recorded
+    probe calls only (``store``: the run store holding them); when there are none (a run recorded without
+    probes, or no store), probes get no answers."""
+    spec = config.probe_llm or (config.llm if llm is not None else "none")
+    if config.probe_every == 0 or spec == "none":
         return None
-    if config.llm.startswith("replay:"):
+    if spec.startswith("replay:"):
         if store is None:
             return None
-        model = ReplayChatModel.from_store(config.llm.partition(":")[2].strip(), store, probes=True)
+        model = ReplayChatModel.from_store(spec.partition(":")[2].strip(), store, probes=True)
         if not model.remaining:
             return None
+    elif config.probe_llm:
+        model = build(spec, store)
     else:
-        model = llm.model.model_copy()
-    return LLM(model, config.llm)
+        model = llm.model.model_copy()  # type: ignore[union-attr]
+    return LLM(model, spec)
 
 
 def memory_text(memory: Memory | None, question: str) -> str:

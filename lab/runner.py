@@ -74,6 +74,8 @@ def prepare(config: RunConfig) -> Prepared:
     agent_config = parse_config(aspec, config.agent_config)
     if aspec.uses_llm:
         llmlib.validate(config.llm)
+    if config.probe_llm not in ("", "none"):
+        llmlib.validate(config.probe_llm)
     if espec.kind not in aspec.env_kinds:
         raise LabError(f"agent {aspec.id} does not run in {espec.kind} envs ({config.env_id})")
     if config.policy != "agent" and espec.kind != "text":

@@ -67,6 +67,10 @@ class RunConfig(Record):
     Probes are off the agent's clock and LLM budget (their LLM calls have the purpose ``probe``)."""
     probes_per_family: int = Field(default=2, ge=1)
     """Probes drawn per family at each probed step (seeded), among the facts that can be asked."""
+    probe_llm: str = ""
+    """The model that answers the probes: empty for the run's own LLM (none for an agent without one),
+    ``none`` for evidence only (no answers), or a spec like ``llm`` (``embedded``: the batched scorer,
+    whatever model the agent runs on)."""
 
 
 class ObservationRecord(Record):

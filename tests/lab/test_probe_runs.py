@@ -268,3 +268,27 @@ def test_the_embedded_model_answers_probes_with_the_batched_scorer(games_store: 
     probe_s = sum(s.timings.probe_s for s in steps)
     print(f"{len(results)} probes in {probe_s:.1f} s ({probe_s / len(results):.2f} s each); "
           f"run {time.perf_counter() - start:.1f} s")
+
+
+def test_probes_are_answered_by_the_model_the_run_names_or_by_none(games_store: RunStore) -> None:
+    """``probe_llm``: ``none`` keeps the evidence and asks no model; a spec answers whatever the agent runs on
+    (a generating model here, whose free reply is matched to a candidate); a random agent (no LLM) gets
+    answers from it too."""
+    quiet = runner.execute(config("full-history", policy="walkthrough", max_steps=5, probe_llm="none"),
+                           games_store, chat_model=FakeListChatModel(responses=REPLIES))
+    steps = games_store.steps(quiet.run_id)
+    results = [r for s in steps if s.probes for r in s.probes.results]
+    assert quiet.status == "finished" and results and any(r.evidence for r in results)
+    assert all(r.answer is None and r.correct is None for r in results)
+    assert not [c for s in steps for c in s.llm_calls if c.purpose == "probe"]
+    assert not any(k.endswith("/answer") for s in steps for k in s.metrics)
+    named = runner.execute(
+        config("random", policy="walkthrough", max_steps=5, probe_llm="fake:Sure! **Answer:** unknown"),
+        games_store)
+    steps = games_store.steps(named.run_id)
+    results = [r for s in steps if s.probes for r in s.probes.results]
+    calls = [c for s in steps for c in s.llm_calls if c.purpose == "probe"]
+    assert named.status == "finished" and len(calls) == len(results) > 0
+    assert all(r.answer == "unknown" for r in results) and calls[0].model == "fake:Sure! **Answer:** unknown"
+    with pytest.raises(Exception, match="probe|spec|provider|llm"):
+        runner.prepare(config("random", probe_llm="nosuch:model"))
