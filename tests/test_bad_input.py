@@ -443,6 +443,8 @@ def run_configs(draw: st.DrawFn, kind: str | None = None, llm: bool = False) -> 
     fields = {name: draw(field_values(RunConfig, name)) for name in RUN_FIELDS if draw(st.booleans())}
     if espec.kind != "text" and "policy" in fields:  # prepare: only TextWorld games have a walkthrough
         fields["policy"] = default(RunConfig, "policy")
+    if "probe_llm" in fields:  # a spec, not free text: "" is the run's model, "none" evidence only
+        fields["probe_llm"] = draw(st.sampled_from(["", "none", *LLM_SPECS]))
     return {"env_id": draw(env_ids(espec)), "agent_id": aspec.id,
             "env_options": draw(valid_options(espec.options)),
             "agent_config": draw(valid_options(aspec.config)),
@@ -496,6 +498,8 @@ def broken_run_configs(draw: st.DrawFn, what: str) -> BrokenConfig:
         return BrokenConfig({**config, "agent_id": draw(unknown_id(agent_specs()))}, "unknown agent ")
     if what == "llm":
         return BrokenConfig({**config, "llm": draw(st.sampled_from(BAD_LLM_SPECS))}, "")
+    if what == "probe llm":
+        return BrokenConfig({**config, "probe_llm": draw(st.sampled_from([s for s in BAD_LLM_SPECS if s]))}, "")
     if what == "kind":
         other = draw(st.sampled_from(others))
         changed = {"agent_id": other.id, "agent_config": draw(valid_options(other.config)), "llm": "embedded"}
@@ -512,8 +516,8 @@ def broken_run_configs(draw: st.DrawFn, what: str) -> BrokenConfig:
     return BrokenConfig({**config, name: draw(wrong if bad is None else wrong | bad)}, "", field=name)
 
 
-@pytest.mark.parametrize("what", ["env", "agent", "env option", "agent option", "run field", "llm", "kind",
-                                  "policy"])
+@pytest.mark.parametrize("what", ["env", "agent", "env option", "agent option", "run field", "llm", "probe llm",
+                                  "kind", "policy"])
 @examples(0.3)
 @given(data=st.data())
 def test_a_run_config_with_one_thing_wrong_gives_one_line(what: str, data: st.DataObject) -> None:
