@@ -15,12 +15,15 @@ lays the room out, so MiniGrid renders them) behind the lab's string-action prot
 ``recolour_seed`` permutes the colours (a non-identity bijection) while the layout stays: a new
 room with the same schema. The goal is an observation: ``done`` while observing
 ``extra["goal_symbol"]`` (the landmark, or the view from a corner facing its wall) wins the
-trial; ``done`` anywhere else does nothing. The true position is only in ``privileged``.
+trial; ``done`` anywhere else does nothing. The true position is only in ``privileged``, with the
+latent truth (``state``) and the fewest moves from it to the goal (``goal_distance``) that the lab scores a
+memory's localisation and plans against (:mod:`lab.grid_probes`).
 """
 
 from __future__ import annotations
 
 import io
+from collections import deque
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -187,7 +190,8 @@ class AliasedRoomEnv:
 
     Observation: ``extra["symbol"]`` (floor colour, or the 3x3 view as ``"???/RRR/.^G"``) and
     ``extra["goal_symbol"]``; egocentric rooms also give MiniGrid's ``image`` and ``direction``.
-    ``privileged`` holds ``agent_pos`` and ``agent_dir`` (never shown to agents).
+    ``privileged`` holds ``agent_pos``, ``agent_dir``, ``state`` (:attr:`true_state`) and
+    ``goal_distance`` (:meth:`goal_distance`), never shown to agents.
 
     Actions: ``north east south west done`` (allocentric) or ``left right forward done``.
 
@@ -213,6 +217,7 @@ class AliasedRoomEnv:
         self.grid_env = self._build(render_mode)
         self.goal_symbol = self._goal_symbol()
         self.grid_env.reset(seed=0)  # the grid exists before the first trial (walks, tests)
+        self.distances = self._goal_distances()
         self.steps, self.last = 0, None
 
     def _build(self, render_mode: str | None) -> RoomGrid:
@@ -239,6 +244,61 @@ class AliasedRoomEnv:
         self.goal_cell = (self.options.width if east else 1, self.options.height if south else 1)
         self.grid_env.agent_pos, self.grid_env.agent_dir = self.goal_cell, facing
         return view_symbol(self.grid_env.gen_obs()["image"])
+
+    def _goal_distances(self) -> dict[tuple[int, ...], int]:
+        """Fewest moves from every latent state to one observing the goal symbol (a breadth-first search
+        backwards from the goal states over :meth:`successor`); unreachable states are left out."""
+        headings = range(4) if self.ego else [None]
+        states = [(x, y) if d is None else (x, y, d) for x, y in self.cells() for d in headings]
+        goals = self._goal_states(states)
+        before_of: dict[tuple[int, ...], list[tuple[int, ...]]] = {s: [] for s in states}
+        for state in states:
+            for index, name in enumerate(self.action_names):
+                if name != FINISH:
+                    before_of[self.successor(state, index)].append(state)
+        distance = {goal: 0 for goal in goals}
+        todo = deque(goals)
+        while todo:
+            state = todo.popleft()
+            for prev in before_of[state]:
+                if prev not in distance:
+                    distance[prev] = distance[state] + 1
+                    todo.append(prev)
+        return distance
+
+    def _goal_states(self, states: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        """The latent states whose observation is the goal symbol (the agent is put back afterwards)."""
+        env = self.grid_env
+        before, goals = (env.agent_pos, env.agent_dir), []
+        for state in states:
+            env.agent_pos = state[:2]
+            if self.ego:
+                env.agent_dir = state[2]
+            if self.symbol() == self.goal_symbol:
+                goals.append(state)
+        env.agent_pos, env.agent_dir = before
+        return goals
+
+    def successor(self, state: tuple[int, ...], index: int) -> tuple[int, ...]:
+        """The latent state that movement action ``index`` leads to from ``state`` (as :meth:`move` plays
+        it, without touching the env)."""
+        x, y = state[:2]
+        name = self.action_names[index]
+        if self.ego:
+            heading = state[2]
+            if name in ("left", "right"):
+                return x, y, (heading + (1 if name == "right" else -1)) % 4
+            dx, dy = DIR_TO_VEC[heading]
+        else:
+            dx, dy = DIR_TO_VEC[MOVES[name]]
+        cell = self.grid_env.grid.get(x + dx, y + dy)
+        if cell is None or cell.can_overlap():
+            x, y = int(x + dx), int(y + dy)
+        return (x, y, state[2]) if self.ego else (x, y)
+
+    def goal_distance(self) -> int | None:
+        """Fewest moves from the agent's state to one observing the goal (0 there; None: unreachable)."""
+        return self.distances.get(self.true_state)
 
     # ---- the Env protocol --------------------------------------------------------------------
 
@@ -308,6 +368,12 @@ class AliasedRoomEnv:
         """(x, y, heading): the latent truth (heading matters in the egocentric room only)."""
         return (*self.position, int(self.grid_env.agent_dir) if self.ego else 0)
 
+    @property
+    def true_state(self) -> tuple[int, ...]:
+        """The latent truth a memory localises against: (x, y), or (x, y, heading) in the egocentric room
+        (the convention of a schema's clone cells, :mod:`agents.graph_schemas.schema`)."""
+        return self.state if self.ego else self.position
+
     def cells(self) -> list[tuple[int, int]]:
         """All interior cells."""
         return [(x, y) for y in range(1, self.options.height + 1) for x in range(1, self.options.width + 1)]
@@ -344,7 +410,12 @@ class AliasedRoomEnv:
             image=image,
             direction=direction,
             extra={"symbol": symbol, "goal_symbol": self.goal_symbol},
-            privileged={"agent_pos": list(self.position), "agent_dir": int(self.grid_env.agent_dir)},
+            privileged={
+                "agent_pos": list(self.position),
+                "agent_dir": int(self.grid_env.agent_dir),
+                "state": list(self.true_state),
+                "goal_distance": self.goal_distance(),
+            },
         )
 
     @property

@@ -7,7 +7,10 @@ Description:
 Observation:
     During exploration: MiniGrid's egocentric ``image`` (view 5, occlusion on), ``direction`` and
     ``extra`` = {phase, t, place (room 0..8, row-major), agent_pos, interior, family}. Queries come as
-    text plus ``extra["query"]``; ``admissible`` lists the valid answers.
+    text plus ``extra["query"]`` and ``extra["query_index"]``; ``admissible`` lists the valid answers.
+    ``privileged`` (after the exploration only): ``facts``, ``answers`` (answer index per question) and
+    ``queries`` (per question its ``family`` and ``answer`` token; navigate: the target's room), which the
+    lab scores a memory's answers against (:mod:`lab.grid_probes`).
 Actions:
     ``continue`` while exploring; an answer token per query (object names, ``room 0``..``room 8``,
     pattern names); MiniGrid ``left``/``right``/``forward`` in the ``navigate`` family.
@@ -195,6 +198,7 @@ class RoomRecallEnv:
         if self.phase == "query" and not done:
             query = self.queries[self.k]
             extra["query"] = {"family": query.family, **query.args}
+            extra["query_index"] = self.k
             admissible, text = list(answers(self.family)), f"{feedback} Question {self.k + 1}: {query.text()}"
         elif self.phase == "navigate":
             name = OBJECT_CLASSES[self.queries[0].args["object"]]
@@ -206,6 +210,7 @@ class RoomRecallEnv:
             else {
                 "facts": [f"room {r} holds the {OBJECT_CLASSES[o]}" for r, o in enumerate(g.layout.objects)],
                 "answers": [q.answer for q in self.queries],
+                "queries": self.truth(),
             }
         )
         self.last = Observation(
@@ -226,6 +231,11 @@ class RoomRecallEnv:
             privileged=privileged,
         )
         return self.last
+
+    def truth(self) -> list[dict[str, str]]:
+        """Per question, its family and the true answer token (navigate: the target's room)."""
+        names = answers("Q2" if self.family == "navigate" else self.family)
+        return [{"family": self.family, "answer": names[q.answer]} for q in self.queries]
 
     def unchanged(self, feedback: str) -> Observation:
         """The last observation again, with ``feedback`` and no reward."""

@@ -129,9 +129,10 @@ def memory_text(memory: Memory | None, question: str) -> str:
 class Prober:
     """The probes of a run: a generator per trial, the schedule, the questions and the answers."""
 
-    def __init__(self, config: RunConfig, llm: LLM | None) -> None:
+    def __init__(self, config: RunConfig, llm: LLM | None, kind: str = "text") -> None:
         self.every, self.per_family, self.seed = config.probe_every, config.probes_per_family, config.seed
-        self.llm = llm
+        self.llm, self.text = llm, kind == "text"
+        """Text probes need TextWorld's facts: a grid env's ``facts`` (RoomRecall's) are not asked about."""
         self.generator = ProbeGenerator(self.seed, self.per_family)
         self.trial = 0
 
@@ -147,7 +148,7 @@ class Prober:
     def see(self, obs: Observation) -> None:
         """The observation the agent acts on (once per step, in order)."""
         facts = obs.privileged.get("facts")
-        if self.on and facts is not None:
+        if self.on and self.text and facts is not None:
             self.generator.see(facts, obs.text)
 
     def due(self, t: int, ended: bool) -> bool:
@@ -158,7 +159,7 @@ class Prober:
             ) -> tuple[ProbeReport | None, dict[str, float]]:
         """The step's probes asked to ``memory`` (None and no metrics when the env gives no facts)."""
         now, after = obs.privileged.get("facts"), nxt.privileged.get("facts")
-        if now is None or after is None:
+        if not self.text or now is None or after is None:
             return None, {}
         probes = self.generator.probes(now, after, nxt.text, (self.trial, t))
         world = self.generator.world

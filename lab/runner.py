@@ -36,6 +36,7 @@ from lab.core.records import (
 )
 from lab.fidelity import Fidelity
 from lab.forced import ForcedPolicy, agrees
+from lab.grid_probes import GridProber
 from lab.probing import Prober, probe_llm
 from lab.store import RunStore
 from lab.core.versions import versions
@@ -165,10 +166,11 @@ class Loop:
         self.trials: list[TrialResult] = []
         self.tokens = [0, 0, 0]  # calls, in, out
         self.current: tuple[int, int, Observation] | None = None
-        self.probe_llm, self.prober = probe_llm, Prober(prepared.config, probe_llm)
+        self.probe_llm, self.prober = probe_llm, Prober(prepared.config, probe_llm, prepared.env.kind)
         self.forced: ForcedPolicy | None = None
         self.probed = [0, 0]  # probes, probe LLM calls
         self.fidelity = Fidelity()
+        self.grid_prober = GridProber(prepared.config.probe_every)  # grid memories' beliefs (lab.grid_probes)
 
     def run(self) -> None:
         for trial in range(self.config.trials):
@@ -182,6 +184,7 @@ class Loop:
         walkthrough = obs.privileged.get("walkthrough")
         self.prober.start_trial(trial)
         self.fidelity.start_trial()
+        self.grid_prober.start_trial()
         if self.config.policy != "agent":
             self.forced = ForcedPolicy.start(self.config.policy, obs, self.config.explore, self.config.seed,
                                              trial)
@@ -205,6 +208,7 @@ class Loop:
         agent_s = time.perf_counter() - start
         start_fidelity = time.perf_counter()  # fidelity of the memory against the facts of the observation acted on
         fidelity = self.fidelity.score(self.agent.memory, obs.privileged.get("facts"))
+        grid = self.grid_prober.score(self.agent.memory, obs.privileged)  # every step; kept when due
         fidelity_s = time.perf_counter() - start_fidelity
         played, source = self.force(obs, action)
         nxt, reward, env_s, commands = self.play(obs, played)
@@ -218,6 +222,8 @@ class Loop:
         probes, probe_metrics = self.probe(t, obs, nxt, ended, timings)
         timings.probe_s += fidelity_s
         probe_metrics.update(fidelity)
+        if self.prober.due(t, ended):
+            probe_metrics.update(grid)
         if source is not None and not played.stop:
             probe_metrics["policy/agree"] = float(agrees(action.command, action.env_commands, played.command))
         self.record(trial, t, obs, played, nxt, reward, commands, ended, timings,

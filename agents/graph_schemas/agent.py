@@ -139,6 +139,7 @@ class Navigator(ABC):
             return self._explore("goal not yet observed: exploring", extend=True)
         if symbol == goal:
             self.graph.status = "at the goal: done"
+            self.graph.plan_actions, self.graph.plan_states = [], []  # the plan is done
             return self.config.finish_action
         if self.model is None or self.stale:
             self._learn(thoughts)

@@ -8,6 +8,10 @@ scratch); :class:`LatentGraphMemory` turns it into the lab's :class:`~lab.core.r
   attrs ``probability``);
 - records: the belief over clones (top-k rows), the planned path, the learning curve and binding;
 - ``retrieved``: the current MAP clone and the planned path's clones.
+
+``LatentGraphMemory.current_belief()`` (:class:`lab.core.protocols.BeliefMemory`) states the MAP clone,
+the cell the model's clone-to-cell map gives it, and the plan; the lab scores them against the env's ground
+truth (``probe/localisation/...``, ``probe/plan/...``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass, field
 import torch
 from minigrid.core.constants import COLORS
 
+from lab.core.protocols import Belief
 from lab.core.records import MemEdge, MemNode, MemorySnapshot, MemRecord
 
 
@@ -132,6 +137,23 @@ class LatentGraphMemory:
                 "cell": cell,
                 "p": round(float(model.E[clone].max()), 3),
             },
+        )
+
+    def current_belief(self) -> Belief:
+        """The MAP clone now, its cell in the model's own map (a schema's: where the clone decoded to in
+        the room it was learned in; none for a CSCG learned from scratch) and the plan; reads only.
+
+        ``model`` names the model and the step it was (re)built at: a new binding can give the same clone
+        ids another meaning."""
+        model, current = self.model, self.current
+        if model is None or current is None:
+            return Belief()
+        cell = model.cells[current] if current < len(model.cells) else None
+        return Belief(
+            state=current,
+            model=f"{model.source}@{self.learned_at}",
+            cell=tuple(cell) if cell is not None else None,
+            plan=tuple(self.plan_actions) if self.plan_actions else None,
         )
 
     def snapshot(self) -> MemorySnapshot:

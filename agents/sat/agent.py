@@ -25,7 +25,7 @@ from lab.core.env import Observation
 from envs.room_recall import OBJECT_CLASSES, answers, visible_classes
 from lab.core.errors import ConfigError
 from lab.core.policy.device import choose_device
-from lab.core.protocols import Action, AgentContext, Task, Transition, TrialOutcome
+from lab.core.protocols import Action, AgentContext, Answer, Task, Transition, TrialOutcome
 from lab.core.settings import cache_dir
 
 
@@ -195,6 +195,8 @@ class SatAgent:
             probs = self.read(family, query_args(query, int(obs.extra["steps"])), obs.text)
         names = answers(family)
         best = np.argsort(-probs)[:3]
+        index = int(obs.extra.get("query_index", len(self.mem.answers)))
+        self.mem.answers.append(Answer(index=index, family=family, answer=names[int(best[0])]))
         return Action(
             command=names[int(best[0])],
             thoughts={
@@ -214,6 +216,7 @@ class SatAgent:
             with self.ctx.clock.phase("memory_read"):
                 probs = self.read("Q2", query_args({"object": target}, int(obs.extra["steps"])), obs.text)
             ranking = [int(r) for r in np.argsort(-probs)]
+            self.mem.answers.append(Answer(index=0, family="navigate", answer=answers("Q2")[ranking[0]]))
             self.navigator = Navigator(self.map, ranking, target, n)
             thoughts["predicted_rooms"] = {f"room {r}": round(float(probs[r]), 3) for r in ranking[:3]}
         command, why = self.navigator.next(obs.image, int(obs.direction), x, place)

@@ -14,6 +14,9 @@ finds the memory full:
   when the whole memory is full the oldest slot of the most-stored place goes (the MVFO rule).
 
 Ties between places go to the place whose oldest slot is oldest.
+
+``SlotMemory.current_belief()`` (:class:`lab.core.protocols.BeliefMemory`) lists the answers the agent gave
+this episode; the lab scores them against the env's true answers (``probe/<family>/answer``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import numpy as np
 import torch
 
 from agents.sat.config import STRATEGIES
+from lab.core.protocols import Answer, Belief
 from lab.core.records import MemEdge, MemNode, MemorySnapshot, MemRecord
 
 REJECT = -1
@@ -136,6 +140,12 @@ class SlotMemory:
     """The last read: per-slot and per-chunk attention, selected chunks, the query."""
     edges: set[tuple[int, int]] = field(default_factory=set)
     """Room adjacencies seen while exploring (consecutive steps in two rooms)."""
+    answers: list[Answer] = field(default_factory=list)
+    """The questions answered from this memory so far, in order (the agent adds them)."""
+
+    def current_belief(self) -> Belief:
+        """The answers given so far (no latent state, no plan); reads only."""
+        return Belief(answers=tuple(self.answers))
 
     def kept(self) -> list[Slot]:
         """Stored slots, time order."""

@@ -3,7 +3,8 @@
 The run loop is the only code that steps envs and writes the store (STYLE convention 10).
 Agents receive an :class:`AgentContext` (LLM, scorer, encoder, rng, phase clock) at
 construction and return :class:`Action` objects; their memory exposes ``snapshot()``, and the
-memory of every text agent also ``query(question)`` (:class:`QueryableMemory`, for the lab's probes).
+memory of every text agent also ``query(question)`` (:class:`QueryableMemory`, for the lab's probes);
+a grid memory may state its ``current_belief()`` (:class:`BeliefMemory`, for the lab's grid probes).
 """
 
 from __future__ import annotations
@@ -195,3 +196,46 @@ class AgentSpec:
     uses_llm: bool = False
     env_kinds: tuple[str, ...] = ("text", "grid")
     paper: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A question of the env's that a memory answered (RoomRecall's queries)."""
+
+    index: int
+    """The question's position among the trial's questions (``extra["query_index"]``), from 0."""
+    family: str
+    """The env's query family (RoomRecall: ``Q1``..``Q4``, ``QR``, ``navigate``)."""
+    answer: str
+    """The answer given, as the env's answer token (``red key``, ``room 3``)."""
+
+
+@dataclass(frozen=True)
+class Belief:
+    """What a grid memory believes now: its decoded latent state, its plan, the answers it gave.
+
+    Every part is optional: a memory fills in what it has (a CSCG the state and the plan, SAT its answers).
+    """
+
+    state: int | None = None
+    """The decoded latent state now (a CSCG's MAP clone); None before the memory has a model."""
+    model: str = ""
+    """Names the model ``state`` belongs to; it changes whenever state ids change meaning (a new binding, a
+    model learned again), so the lab forgets what it mapped them to."""
+    cell: tuple[int, ...] | None = None
+    """The true place the memory's own decode map gives ``state``, in the env's ``privileged["state"]``
+    convention (a schema's clone-to-cell map from the room it was learned in); None when it has none."""
+    plan: tuple[str, ...] | None = None
+    """The planned actions from now to the goal, the one about to be played first; None: no plan."""
+    answers: tuple[Answer, ...] = ()
+    """Every question answered so far in the trial."""
+
+
+@runtime_checkable
+class BeliefMemory(Memory, Protocol):
+    """A grid memory that states its belief (``lab.grid_probes`` scores it against the env's ground truth)."""
+
+    def current_belief(self) -> Belief:
+        """The belief the memory holds now (after ``act``: the one the action came from). Side-effect free:
+        it writes nothing (``snapshot()`` is the same before and after) and computes nothing new."""
+        ...
