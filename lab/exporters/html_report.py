@@ -1,13 +1,16 @@
 """A self-contained HTML replay report of a run: one file that opens offline (plotly.js inlined),
 with a step navigator (slider, buttons, keyboard ← →), the score and memory-size plots, the memory
-graph at each step, the records table, the agent's thoughts, the LLM calls and, for MiniGrid runs
-up to ``FRAMES_UP_TO`` steps, the re-rendered frames.
+graph at each step, the records table, the agent's thoughts, the LLM calls, the ground-truth probes
+(a per-family table over the run, and each probed step's questions and answers), the agent's own choice
+next to the played action under a forced policy and, for MiniGrid runs up to ``FRAMES_UP_TO`` steps, the
+re-rendered frames.
 
 Memory is stored once per item as versions with step intervals (``from``/``to``), the bi-temporal
 idea of ``trace-formats.md`` §1, so a 1,000-step run with a 1,000-edge graph stays a few MB.
 All text from games and models travels as JSON inside a ``<script type="application/json">``
 block with ``<``, ``>`` and ``&`` escaped, and the page writes it with ``textContent`` (never as
-HTML); plotly labels get it HTML-escaped.
+HTML); plotly labels get it HTML-escaped. The one table written into the page itself (the probe
+summary) holds only escaped family names and numbers.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from typing import Any
 
 from lab.core import memory as memlib
 from lab.core.errors import LabError
-from lab.core.records import MemoryDiff, RunInfo, Step
+from lab.core.records import MemoryDiff, ProbeReport, RunInfo, Step
+from lab.probes import UNKNOWN
 from lab.store import RunStore
 from lab.views.layout import force_layout
 
@@ -71,6 +75,45 @@ class MemoryHistory:
         return {k: [round(x, 4), round(y, 4)] for k, (x, y) in force_layout(ids, edges).items()}
 
 
+EXCERPT_CONTEXT = 60
+"""Characters of memory text shown on each side of a span where a probe's answer is read."""
+MAX_EXCERPTS = 3
+
+
+def _excerpts(text: str, spans: list[tuple[int, int]]) -> list[str]:
+    """The memory text around each span (the first ``MAX_EXCERPTS``)."""
+    out = []
+    for start, end in spans[:MAX_EXCERPTS]:
+        a, b = max(0, start - EXCERPT_CONTEXT), min(len(text), end + EXCERPT_CONTEXT)
+        out.append(("…" if a else "") + text[a:b] + ("…" if b < len(text) else ""))
+    return out
+
+
+def probe_record(report: ProbeReport) -> dict[str, Any]:
+    """What the report shows of a step's probes: each question and its answers, and the memory texts."""
+    results = []
+    for r in report.results:
+        text = report.texts[r.text] if 0 <= r.text < len(report.texts) else ""
+        results.append({"family": r.family, "key": r.key, "question": r.question, "true_answer": r.true_answer,
+                        "true_answers": r.true_answers, "stale_answers": r.stale_answers,
+                        "last_seen": r.last_seen, "evidence": r.evidence,
+                        "evidence_at": _excerpts(text, r.evidence_spans), "stale": r.stale,
+                        "stale_at": _excerpts(text, r.stale_spans), "answer": r.answer,
+                        "answer_raw": _cut(r.answer_raw, 2000), "correct": r.correct, "error": r.error,
+                        "text": r.text})
+    return {"texts": [_cut(t) for t in report.texts], "results": results}
+
+
+def _overruled(step: Step) -> bool:
+    """Under a forced policy: the agent chose another action than the one played."""
+    if step.agent_action is None:
+        return False
+    agree = step.metrics.get("policy/agree")
+    if agree is not None:
+        return agree < 1.0
+    return step.agent_action.strip().lower() != step.action.strip().lower()
+
+
 def step_record(step: Step, change: MemoryDiff | None) -> dict[str, Any]:
     """What the report shows of one step."""
     calls = [{"purpose": c.purpose, "kind": c.kind, "model": c.model, "tokens_in": c.tokens_in,
@@ -84,7 +127,9 @@ def step_record(step: Step, change: MemoryDiff | None) -> dict[str, Any]:
             "lost": step.lost, "done": step.done, "thoughts": step.thoughts, "calls": calls,
             "timings": step.timings.model_dump(), "size": step.memory_size,
             "retrieved": change.retrieved if change is not None else None,
-            "prompt": change.prompt_text if change is not None else None}
+            "prompt": change.prompt_text if change is not None else None,
+            "agent_action": step.agent_action, "forced": step.forced, "overruled": _overruled(step),
+            "probes": probe_record(step.probes) if step.probes is not None else None}
 
 
 def collect(store: RunStore, info: RunInfo, batch: int = 250) -> tuple[list[dict[str, Any]], MemoryHistory]:
@@ -127,12 +172,72 @@ def frames(info: RunInfo, steps: list[dict[str, Any]]) -> list[str] | None:
     return out
 
 
+def _mean(values: list[bool]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _summary_row(family: str, results: list[dict[str, Any]]) -> dict[str, Any]:
+    answered = [r for r in results if r["correct"] is not None]
+    return {"family": family, "count": len(results), "answered": len(answered),
+            "evidence": _mean([r["evidence"] for r in results]),
+            "answer": _mean([bool(r["correct"]) for r in answered]),
+            "stale": _mean([r["stale"] for r in results]),
+            "abstain": _mean([r["answer"] == UNKNOWN for r in answered])}
+
+
+def probe_summary(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per family over the run (then ``all``): probes asked, the share with evidence in the memory's text,
+    the share of answered ones answered right, the share whose text holds a stale answer, and the share of
+    answered ones answered ``unknown`` (as ``lab.probing.metrics`` does for one step). Empty without probes."""
+    by_family: dict[str, list[dict[str, Any]]] = {}
+    for s in steps:
+        for r in (s["probes"] or {}).get("results", []):
+            by_family.setdefault(r["family"], []).append(r)
+    rows = [_summary_row(family, rs) for family, rs in sorted(by_family.items())]
+    if rows:
+        rows.append(_summary_row("all", [r for rs in by_family.values() for r in rs]))
+    return rows
+
+
+SUMMARY_COLUMNS = (("family", "family"), ("count", "probes"), ("evidence", "evidence rate"),
+                   ("answered", "answered"), ("answer", "answer accuracy"), ("stale", "stale rate"),
+                   ("abstain", "abstention"))
+
+
+def _escape(text: str) -> str:
+    """HTML-escaped text that encodes as UTF-8 (a lone surrogate becomes U+FFFD)."""
+    return SURROGATE.sub("\ufffd", html.escape(text))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return _escape(str(value))
+
+
+def summary_table(rows: list[dict[str, Any]], probed_steps: int) -> str:
+    """The per-family probe table as static HTML (every cell escaped)."""
+    if not rows:
+        return '<div class="muted" id="probeSummary">No probes in this run.</div>'
+    head = "".join(f"<th>{_escape(label)}</th>" for _, label in SUMMARY_COLUMNS)
+    body = "".join(
+        f'<tr data-family="{_escape(row["family"])}">'
+        + "".join(f'<td data-col="{key}">{_cell(row[key])}</td>' for key, _ in SUMMARY_COLUMNS) + "</tr>"
+        for row in rows)
+    caption = (f"{rows[-1]['count']} probes at {probed_steps} probed steps · evidence: a true answer can be "
+               "read from the memory's text · accuracy and abstention (answered unknown) over answered probes")
+    return (f'<table id="probeSummary"><caption class="muted">{_escape(caption)}</caption>'
+            f"<tr>{head}</tr>{body}</table>")
+
+
 def report_data(store: RunStore, run_id: str) -> dict[str, Any]:
     """Everything the report page needs, as one JSON-ready dict."""
     info = store.get_run(run_id)
     steps, history = collect(store, info)
     return {"run": info.model_dump(mode="json"), "steps": steps, "memory": history.items,
-            "pos": history.layout(), "frames": frames(info, steps)}
+            "pos": history.layout(), "frames": frames(info, steps), "probe_summary": probe_summary(steps)}
 
 
 SURROGATE = re.compile("[\ud800-\udfff]")
@@ -153,6 +258,8 @@ def render_report(store: RunStore, run_id: str) -> str:
     data = report_data(store, run_id)
     c = data["run"]["config"]
     title = f"memlab run {run_id}: {c['agent_id']} on {c['env_id']} (seed {c['seed']})"
-    parts = {"TITLE": html.escape(title), "PLOTLY": get_plotlyjs(), "DATA": safe_json(data)}
+    probed = sum(s["probes"] is not None for s in data["steps"])
+    parts = {"TITLE": _escape(title), "PLOTLY": get_plotlyjs(), "DATA": safe_json(data),
+             "PROBES": summary_table(data["probe_summary"], probed)}
     template = TEMPLATE.read_text(encoding="utf-8")
-    return re.sub(r"\{\{(TITLE|PLOTLY|DATA)\}\}", lambda m: parts[m.group(1)], template)
+    return re.sub(r"\{\{(TITLE|PLOTLY|DATA|PROBES)\}\}", lambda m: parts[m.group(1)], template)
