@@ -312,3 +312,18 @@ def evidence(text: str, probe: Probe, known: frozenset[str] = frozenset(),
     """Read ``probe``'s true and stale answers from a memory's text (``known``: the game's entity names;
     ``places``: its rooms and holders)."""
     return Reader(known, places | {"inventory"}).evidence(probe, read(text))
+
+
+def excerpts(text: str, spans: list[tuple[int, int]], context: int = 60, limit: int = 3,
+             marks: tuple[str, str] = ("", "")) -> list[str]:
+    """The text around each of the first ``limit`` spans, the span wrapped in ``marks``, ``…`` where cut.
+
+    >>> excerpts("The fridge contains a carrot. You are carrying nothing.", [(4, 10)], context=5, marks=("[", "]"))
+    ['The [fridge] cont…']
+    """
+    out = []
+    for start, end in spans[:limit]:
+        a, b = max(0, start - context), min(len(text), end + context)
+        out.append(("…" if a else "") + text[a:start] + marks[0] + text[start:end] + marks[1] + text[end:b]
+                   + ("…" if b < len(text) else ""))
+    return out

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from lab.core.env import Observation
@@ -216,3 +217,31 @@ def metrics(results: list[ProbeResult]) -> dict[str, float]:
         if family == "unseen" and answered:
             out["probe/unseen/abstain"] = sum(r.answer == UNKNOWN for r in answered) / len(answered)
     return out
+
+
+SUMMARY = ("count", "evidence", "answered", "answer", "stale", "abstain")
+"""The columns of :func:`summary`, after ``family``."""
+
+
+def summary(results: Iterable[ProbeResult]) -> list[dict[str, Any]]:
+    """Per family over many probes (a run's), then ``all``: probes asked, the share with evidence in the
+    memory's text, how many were answered and the share answered right, the share whose text holds a stale
+    answer, and the share of answered ones answered ``unknown``. Shares are None where nothing counts."""
+    by_family: dict[str, list[ProbeResult]] = defaultdict(list)
+    for r in results:
+        by_family[r.family].append(r)
+    rows = [_summary_row(family, rs) for family, rs in sorted(by_family.items())]
+    if rows:
+        rows.append(_summary_row("all", [r for rs in by_family.values() for r in rs]))
+    return rows
+
+
+def _share(flags: list[bool]) -> float | None:
+    return sum(flags) / len(flags) if flags else None
+
+
+def _summary_row(family: str, results: list[ProbeResult]) -> dict[str, Any]:
+    answered = [r for r in results if r.correct is not None]
+    return {"family": family, "count": len(results), "evidence": _share([r.evidence for r in results]),
+            "answered": len(answered), "answer": _share([bool(r.correct) for r in answered]),
+            "stale": _share([r.stale for r in results]), "abstain": _share([r.answer == UNKNOWN for r in answered])}

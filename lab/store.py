@@ -24,7 +24,9 @@ from typing import Any, Callable, Iterable
 
 from lab.core import memory as memlib
 from lab.core.errors import DataDirError, RunNotFoundError, SchemaVersionError, StoreError
-from lab.core.records import SCHEMA_VERSION, MemorySnapshot, RunConfig, RunInfo, RunStatus, RunSummary, Step
+from lab.core.records import (
+    SCHEMA_VERSION, MemorySnapshot, ProbeReport, RunConfig, RunInfo, RunStatus, RunSummary, Step,
+)
 from lab.core.settings import FIX, store_path, why_unusable
 
 HOST = socket.gethostname()
@@ -468,6 +470,21 @@ class RunStore:
             if step.memory_diff is not None:
                 snapshot = memlib.apply(snapshot, step.memory_diff)
         return snapshot
+
+    def metrics(self, run_id: str, prefix: str = "") -> list[tuple[int, dict[str, float]]]:
+        """(index, metrics) of each step with metrics named ``prefix...``, read without parsing records."""
+        self.get_run(run_id)
+        rows = self._query("SELECT idx, json_extract(record, '$.metrics') FROM steps WHERE run_id=? ORDER BY idx",
+                           (run_id,))
+        out = [(idx, {k: v for k, v in json.loads(m).items() if k.startswith(prefix)}) for idx, m in rows if m]
+        return [(idx, m) for idx, m in out if m]
+
+    def probes(self, run_id: str) -> list[tuple[int, ProbeReport]]:
+        """(index, probes) of each probed step, without parsing the rest of the records."""
+        self.get_run(run_id)
+        rows = self._query("SELECT idx, json_extract(record, '$.probes') FROM steps WHERE run_id=? ORDER BY idx",
+                           (run_id,))
+        return [(idx, ProbeReport.model_validate_json(report)) for idx, report in rows if report]
 
     def series(self, run_id: str) -> dict[str, list[Any]]:
         """Per-step columns for curves (score, memory size, tokens, latency) without loading records."""

@@ -10,6 +10,7 @@ from lab.views.charts import CURVES, aggregate_figure, aggregate_frame, overlay_
 from lab.views.memory import memory_view
 from lab.views.navigator import parse_runs, parse_step, step_navigator
 from lab.views.panels import env_panel, thoughts_panel
+from lab.views.probes import compare_probes_panel
 
 store = page_setup("Compare")
 asked = parse_runs(st.query_params.get("runs"))
@@ -90,7 +91,7 @@ else:
     if problem:
         st.error(f"{problem} (the longest of these runs); showing step {max(longest - 1, 0)} instead.")
         requested = max(longest - 1, 0)
-    aligned, curves, summary = st.tabs(["Step by step", "Curves", "Summary"])
+    aligned, curves, probes, summary = st.tabs(["Step by step", "Curves", "Probes", "Summary"])
     with aligned:
         st.fragment(aligned_view)(longest, requested)
     with curves:
@@ -98,6 +99,8 @@ else:
         for title, column in CURVES.items():
             st.markdown(f"**{title}**")
             st.plotly_chart(overlay_figure(labelled, column, y_title=title), key=f"curve:{column}")
+    with probes:
+        compare_probes_panel(store, names, {i.run_id: i.n_steps for i in infos})
     with summary:
         st.dataframe(pd.DataFrame(summary_rows(infos)), hide_index=True, width="stretch")
 

@@ -8,6 +8,7 @@ from lab.views.charts import memory_size_figure, score_figure
 from lab.views.memory import memory_view
 from lab.views.navigator import parse_step, step_navigator
 from lab.views.panels import env_panel, llm_panel, thoughts_panel, timings_panel, trials_panel
+from lab.views.probes import run_probes, run_probes_panel, step_probes_panel
 
 store = page_setup("Explore")
 info = pick_run(store, key="explore")
@@ -52,6 +53,8 @@ def step_view() -> None:
     with right:
         st.markdown("##### Memory")
         memory_view(store, info, index, key=f"explore:{info.run_id}", timeline=False)
+    st.markdown("##### Probes: what the memory knows (ground truth)")
+    step_probes_panel(step, run_probes(store, str(store.path), info.run_id, info.n_steps))
     st.markdown("##### LLM calls (the context window of each call)")
     llm_panel(step)
     st.caption(f"rendered step {index}")
@@ -67,6 +70,9 @@ with curve_left:
 with curve_right:
     st.markdown("##### Memory size over the run")
     st.plotly_chart(memory_size_figure(frame), key="size")
+if c.probe_every:
+    with st.expander("Probes over the run", expanded=True):
+        run_probes_panel(store, info.run_id, info.n_steps, key=f"explore:{info.run_id}:probes")
 if c.trials > 1 or data.trial_ends(frame)[1:]:
     with st.expander("Trials: score per trial and memory changes between trial ends"):
         trials_panel(store, info)

@@ -5,6 +5,7 @@ browser reload; the watched runs are in the URL (``?runs=A,B``), and every tab p
 """
 
 import time
+from typing import get_args
 
 import pandas as pd
 import streamlit as st
@@ -17,7 +18,7 @@ from envs.registry import specs as env_specs
 from envs.registry import validation_message
 from lab.core.errors import LabError
 from lab.launch import launch_batch
-from lab.core.records import RunConfig, RunInfo
+from lab.core.records import Policy, RunConfig, RunInfo
 from lab.ui import link, model_form, page_setup, parse_seeds, run_label, runs_frame
 from lab.views import data
 from lab.views.charts import score_figure
@@ -51,6 +52,20 @@ with launcher:
             trials = st.number_input("trials", min_value=1, value=1, key="trials")
             label = st.text_input("label", value="", key="label",
                                   help="batch name shown in lists (default: batch-<time>)")
+            with st.expander("Policy and probes"):
+                policy = st.selectbox("policy", list(get_args(Policy)), key="policy",
+                                      help="who plays: the agent, or a forced walkthrough (TextWorld) that the "
+                                           "agent still observes and acts on, so every memory sees the same game")
+                explore = st.number_input("explore", min_value=0.0, max_value=1.0, value=0.3, step=0.05,
+                                          key="explore", help="walkthrough+explore: chance of an excursion "
+                                                              "before each walkthrough step")
+                probe_every = st.number_input("probe every (steps; 0: none)", min_value=0, value=5,
+                                              key="probe_every", help="ground-truth questions asked of the "
+                                              "memory every K steps and at each trial end")
+                per_family = st.number_input("probes per family", min_value=1, value=2, key="per_family")
+                probe_llm = st.text_input("probe LLM", value="", key="probe_llm",
+                                          help="who answers the probes from the memory's text: empty for the "
+                                               "run's LLM, none for evidence only, or an LLM spec")
         with right:
             agent_configs = {}
             tabs = st.tabs([f"{a} config" for a in agent_ids]) if agent_ids else []
@@ -68,7 +83,9 @@ def build_configs() -> list[RunConfig]:
     batch = label or (f"batch-{time.strftime('%Y%m%d-%H%M%S')}" if len(agent_ids) * len(seeds) > 1 else "")
     try:
         return [RunConfig(env_id=env_id, env_options=env_options, agent_id=a, agent_config=agent_configs[a],
-                          llm=llm, seed=s, max_steps=int(steps), trials=int(trials), label=batch)
+                          llm=llm, seed=s, max_steps=int(steps), trials=int(trials), label=batch,
+                          policy=policy, explore=float(explore), probe_every=int(probe_every),
+                          probes_per_family=int(per_family), probe_llm=probe_llm.strip())
                 for a in agent_ids for s in seeds]
     except ValidationError as err:
         raise LabError(validation_message(err, RunConfig)) from None

@@ -22,10 +22,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from lab import probing
 from lab.core import memory as memlib
 from lab.core.errors import LabError
-from lab.core.records import MemoryDiff, ProbeReport, RunInfo, Step
-from lab.probes import UNKNOWN
+from lab.core.records import MemoryDiff, ProbeReport, ProbeResult, RunInfo, Step
+from lab.evidence import excerpts
 from lab.store import RunStore
 from lab.views.layout import force_layout
 
@@ -75,20 +76,6 @@ class MemoryHistory:
         return {k: [round(x, 4), round(y, 4)] for k, (x, y) in force_layout(ids, edges).items()}
 
 
-EXCERPT_CONTEXT = 60
-"""Characters of memory text shown on each side of a span where a probe's answer is read."""
-MAX_EXCERPTS = 3
-
-
-def _excerpts(text: str, spans: list[tuple[int, int]]) -> list[str]:
-    """The memory text around each span (the first ``MAX_EXCERPTS``)."""
-    out = []
-    for start, end in spans[:MAX_EXCERPTS]:
-        a, b = max(0, start - EXCERPT_CONTEXT), min(len(text), end + EXCERPT_CONTEXT)
-        out.append(("…" if a else "") + text[a:b] + ("…" if b < len(text) else ""))
-    return out
-
-
 def probe_record(report: ProbeReport) -> dict[str, Any]:
     """What the report shows of a step's probes: each question and its answers, and the memory texts."""
     results = []
@@ -97,8 +84,8 @@ def probe_record(report: ProbeReport) -> dict[str, Any]:
         results.append({"family": r.family, "key": r.key, "question": r.question, "true_answer": r.true_answer,
                         "true_answers": r.true_answers, "stale_answers": r.stale_answers,
                         "last_seen": r.last_seen, "evidence": r.evidence,
-                        "evidence_at": _excerpts(text, r.evidence_spans), "stale": r.stale,
-                        "stale_at": _excerpts(text, r.stale_spans), "answer": r.answer,
+                        "evidence_at": excerpts(text, r.evidence_spans), "stale": r.stale,
+                        "stale_at": excerpts(text, r.stale_spans), "answer": r.answer,
                         "answer_raw": _cut(r.answer_raw, 2000), "correct": r.correct, "error": r.error,
                         "text": r.text})
     return {"texts": [_cut(t) for t in report.texts], "results": results}
@@ -132,9 +119,10 @@ def step_record(step: Step, change: MemoryDiff | None) -> dict[str, Any]:
             "probes": probe_record(step.probes) if step.probes is not None else None}
 
 
-def collect(store: RunStore, info: RunInfo, batch: int = 250) -> tuple[list[dict[str, Any]], MemoryHistory]:
-    """Walk the run once in batches: step records and the memory history."""
-    history, steps, previous = MemoryHistory(), [], None
+def collect(store: RunStore, info: RunInfo, batch: int = 250
+            ) -> tuple[list[dict[str, Any]], MemoryHistory, list[ProbeResult]]:
+    """Walk the run once in batches: step records, the memory history and every probe asked."""
+    history, steps, previous, probes = MemoryHistory(), [], None, []
     for start in range(0, info.n_steps, batch):
         for step in store.steps(info.run_id, start, start + batch, with_snapshots=True):
             change = step.memory_diff
@@ -144,7 +132,8 @@ def collect(store: RunStore, info: RunInfo, batch: int = 250) -> tuple[list[dict
                 history.apply(step.index, change)
                 previous = step.memory_snapshot or memlib.apply(previous, change)
             steps.append(step_record(step, change))
-    return steps, history
+            probes += step.probes.results if step.probes is not None else []
+    return steps, history, probes
 
 
 def frames(info: RunInfo, steps: list[dict[str, Any]]) -> list[str] | None:
@@ -170,33 +159,6 @@ def frames(info: RunInfo, steps: list[dict[str, Any]]) -> list[str] | None:
             png = frame_png(rendered[done][::2, ::2])  # half size: 16-pixel tiles
             out.append("data:image/png;base64," + base64.b64encode(png).decode())
     return out
-
-
-def _mean(values: list[bool]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
-def _summary_row(family: str, results: list[dict[str, Any]]) -> dict[str, Any]:
-    answered = [r for r in results if r["correct"] is not None]
-    return {"family": family, "count": len(results), "answered": len(answered),
-            "evidence": _mean([r["evidence"] for r in results]),
-            "answer": _mean([bool(r["correct"]) for r in answered]),
-            "stale": _mean([r["stale"] for r in results]),
-            "abstain": _mean([r["answer"] == UNKNOWN for r in answered])}
-
-
-def probe_summary(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per family over the run (then ``all``): probes asked, the share with evidence in the memory's text,
-    the share of answered ones answered right, the share whose text holds a stale answer, and the share of
-    answered ones answered ``unknown`` (as ``lab.probing.metrics`` does for one step). Empty without probes."""
-    by_family: dict[str, list[dict[str, Any]]] = {}
-    for s in steps:
-        for r in (s["probes"] or {}).get("results", []):
-            by_family.setdefault(r["family"], []).append(r)
-    rows = [_summary_row(family, rs) for family, rs in sorted(by_family.items())]
-    if rows:
-        rows.append(_summary_row("all", [r for rs in by_family.values() for r in rs]))
-    return rows
 
 
 SUMMARY_COLUMNS = (("family", "family"), ("count", "probes"), ("evidence", "evidence rate"),
@@ -235,9 +197,9 @@ def summary_table(rows: list[dict[str, Any]], probed_steps: int) -> str:
 def report_data(store: RunStore, run_id: str) -> dict[str, Any]:
     """Everything the report page needs, as one JSON-ready dict."""
     info = store.get_run(run_id)
-    steps, history = collect(store, info)
+    steps, history, probes = collect(store, info)
     return {"run": info.model_dump(mode="json"), "steps": steps, "memory": history.items,
-            "pos": history.layout(), "frames": frames(info, steps), "probe_summary": probe_summary(steps)}
+            "pos": history.layout(), "frames": frames(info, steps), "probe_summary": probing.summary(probes)}
 
 
 SURROGATE = re.compile("[\ud800-\udfff]")

@@ -48,6 +48,10 @@ def env_panel(store: RunStore, info: RunInfo, step: Step, compact: bool = False)
                 + f" · reward {step.reward:g} · score {step.score:g}"
                 + (f"/{step.max_score:g}" if step.max_score else "") + (" · **won**" if step.won else "")
                 + (" · lost" if step.lost else ""))
+    if step.forced is not None:
+        agreed = step.metrics.get("policy/agree", float(step.agent_action == step.action))
+        st.caption(f"played by the {step.forced} policy; " + ("the agent chose the same" if agreed >= 1
+                                                             else f"the agent chose `{step.agent_action}`"))
     if step.feedback and not compact:
         with st.expander("Feedback after the action"):
             st.text(step.feedback)
