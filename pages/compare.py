@@ -10,7 +10,7 @@ from lab.views.charts import CURVES, aggregate_figure, aggregate_frame, overlay_
 from lab.views.memory import memory_view
 from lab.views.navigator import parse_runs, parse_step, step_navigator
 from lab.views.panels import env_panel, thoughts_panel
-from lab.views.probes import compare_probes_panel
+from lab.views.probes import compare_probes_panel, step_line
 
 store = page_setup("Compare")
 asked = parse_runs(st.query_params.get("runs"))
@@ -67,6 +67,8 @@ def columns_at(index: int) -> None:
                 st.markdown(":orange-background[**action differs**]")
             step = store.step(info.run_id, index)
             env_panel(store, info, step, compact=True)
+            if probes_here := step_line(step):
+                st.caption(probes_here)
             with st.expander("thoughts"):
                 thoughts_panel(step)
             memory_view(store, info, index, key=f"cmp:{info.run_id}", compact=True)

@@ -196,3 +196,21 @@ def compare_probes_panel(store: RunStore, names: dict[str, str], n_steps: dict[s
                "Runs on the same game, seed and forced trajectory are paired: compare them here, or over seeds "
                "with `memlab bench probes`.")
     st.dataframe(means_table(probed), hide_index=True, width="stretch")
+
+
+def step_line(step: Step) -> str:
+    """One line on a step's probes for a compare column: per share measure, the mean over the families
+    asked (``unseen`` left out); '' when the step was not probed.
+
+    >>> metrics = {"probe/map/evidence": 0.5, "probe/state/evidence": 1.0, "probe/map/count": 2.0}
+    >>> step_line(Step(index=3, t=3, observation={"text": ""}, action="look", metrics=metrics))
+    'probes after this step: evidence 0.75 (2 families)'
+    """
+    by_measure: dict[str, list[float]] = {}
+    for key, value in step.metrics.items():
+        parts = key.split("/")
+        if len(parts) == 3 and parts[0] + "/" == PREFIX and parts[2] in RATES and parts[1] != "unseen":
+            by_measure.setdefault(parts[2], []).append(value)
+    cells = [f"{m} {sum(v) / len(v):.2f}" + (f" ({len(v)} families)" if len(v) > 1 else "")
+             for m, v in sorted(by_measure.items(), key=lambda kv: RATES.index(kv[0]))]
+    return "probes after this step: " + " · ".join(cells) if cells else ""

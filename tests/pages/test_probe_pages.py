@@ -85,8 +85,11 @@ def test_compare_overlays_the_probe_curves_of_paired_runs(probed: Probed) -> Non
         assert row["probed steps"] == sum(s.probes is not None for s in store.steps(run_id))
         assert row["location/evidence"] == pytest.approx(sum(values) / len(values), abs=1e-3)
     assert at.selectbox(key="compare:probe-family").options[0] == "all"
-    chart = next(c for c in at.get("plotly_chart") if "compare:probe-curve" in str(c.proto.id))
-    assert chart is not None
+    assert any("compare:probe-curve" in str(c.proto.id) for c in at.get("plotly_chart"))
+    probed_at = next(s.index for s in store.steps(probed.history) if s.probes)
+    at = page("compare", runs=f"{probed.history},{probed.graph}", step=str(probed_at))
+    lines = [c.value for c in at.caption if c.value.startswith("probes after this step: evidence")]
+    assert len(lines) == 2  # the same trajectory: both runs were probed at the step
 
 
 @pytest.mark.parametrize(("fields", "message"), [
