@@ -22,6 +22,7 @@ BENCHES = {
     "sat": "lab.benches.sat",
     "perf": "lab.benches.perf",
     "ui": "lab.benches.ui",
+    "probes": "lab.benches.probes",
 }
 TRAINERS = {"sat": "agents.sat.train", "schemas": "agents.graph_schemas.train"}
 DOCS = Path(__file__).resolve().parents[2] / "docs"
