@@ -81,7 +81,8 @@ class AriGraphAgent(PlanActAgent):
         self.retrieved, self.explore = [], False
 
     def detect(self, candidates: list[Triplet], new: list[Triplet]) -> list[Triplet]:
-        """Outdated-triplet judgement (LLM call 3 or rules)."""
+        """Outdated-triplet judgement (LLM call 3 or rules). ``recall`` hands the LLM refiner to the update
+        itself, so that it is shown only the new triplets not stored yet."""
         if self.refiner:
             return self.refiner(candidates, new)
         full = self.config.extractor == "oracle" or (
@@ -111,7 +112,7 @@ class AriGraphAgent(PlanActAgent):
             )
             parsed = self.extractor(view)
             move = (self.previous_location, location, self.last_action) if location else None
-            report = self.graph.update(parsed.triplets, self.t, self.detect, move)
+            report = self.graph.update(parsed.triplets, self.t, self.refiner or self.detect, move)
         with self.ctx.clock.phase("memory_read"):
             if (
                 self.config.entities == "rules"
@@ -139,7 +140,7 @@ class AriGraphAgent(PlanActAgent):
             "spatial": report.spatial,
             "retrieved": len(fresh),
             "episodes": [e.step for e in episodes],
-            "parse_rejected": parsed.rejected + rejected + (self.refiner.rejected if self.refiner else []),
+            "parse_rejected": parsed.rejected + rejected + report.rejected,
         }
         return sections
 

@@ -36,10 +36,15 @@ from agents.arigraph.baseline_memory import (
 from agents.arigraph.config import FullHistoryPlanConfig, RagConfig, ReflexionConfig, SummaryConfig
 from agents.arigraph.planact import PlanActAgent
 from agents.arigraph.retrieval import make_encoder
+from agents.arigraph.triplets import parse_rating
 from lab.core.env import Observation
 from lab.core.prompts import render
 from lab.core.protocols import Action, AgentContext, Task, TrialOutcome
 from lab.core.records import MemRecord
+
+DEFAULT_IMPORTANCE = 5.0
+"""RAG's importance when none is rated: ``importance="constant"``, or a reply that names no number (the
+middle of the 1-10 scale, so such a step is neither favoured nor buried)."""
 
 
 class BaselineAgent(PlanActAgent):
@@ -262,18 +267,31 @@ class RagAgent(BaselineAgent):
         return [(RAG_TITLE, body)]
 
     def remember(self, text: str, action: Action) -> None:
-        """Rate the step's importance (LLM call, scored as a choice of 1-10) and store it."""
+        """Rate the step's importance (:meth:`rate`) and store it."""
         super().remember(text, action)
-        importance = 5.0
-        if self.config.importance == "llm":
-            prompt = render(prompts.IMPORTANCE, memory=text, plan=json.dumps(self.plan))
-            choice = self.llm.choose([("user", prompt)], [str(i) for i in range(1, 11)], purpose="importance")
-            importance = float(choice.option)
+        llm = self.config.importance == "llm"
+        importance = self.rate(text, action.thoughts) if llm else DEFAULT_IMPORTANCE
         entry = f"Observation: {text}\nAction taken: {action.command}"
         self.entries.append((self.t, entry, importance, self.current))
         self.store.records[-1] = MemRecord(
             id=f"r{self.t}", kind="episodic", text=entry, added_step=self.t, attrs={"importance": importance}
         )
+
+    def rate(self, text: str, thoughts: dict[str, Any]) -> float:
+        """LLM call "importance": a scoring model (the embedded one) scores the options 1-10; a generating
+        model's reply is read as a number on the scale (``7/10`` is 7), clamped to 1-10. A reply with no
+        number counts as :data:`DEFAULT_IMPORTANCE`, noted in ``thoughts["importance_parse_failure"]``."""
+        messages = [("user", render(prompts.IMPORTANCE, memory=text, plan=json.dumps(self.plan)))]
+        if self.llm.can_score:
+            choice = self.llm.choose(messages, [str(i) for i in range(1, 11)], purpose="importance")
+            return float(choice.option)
+        reply = self.llm.chat(messages, purpose="importance")
+        rating = parse_rating(reply)
+        if rating is None:
+            failure = reply.strip()[:500] or "empty reply"
+            thoughts["importance_parse_failure"] = f"{failure} (counted as {DEFAULT_IMPORTANCE:g})"
+            return DEFAULT_IMPORTANCE
+        return rating
 
     def amend(self, command: str) -> None:
         """A forced policy played ``command``: the stored pair and its retrievable entry record it instead."""

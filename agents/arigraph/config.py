@@ -131,7 +131,8 @@ class RagConfig(PlanActConfig):
     recency_decay: float = Field(0.99, gt=0.0, le=1.0)
     """Recency = decay ** (steps since). Source: ``0.99 ** (step - past)`` [A:pipeline_smartrag.py]."""
     importance: Literal["llm", "constant"] = "llm"
-    """Importance 1-10 rated by the LLM against the plan (the reference), or a constant (no call)."""
+    """Importance 1-10 rated by the LLM against the plan (the reference), or a constant 5 (no call). A rating
+    reply that names no number also counts as 5 (``baselines.DEFAULT_IMPORTANCE``), noted in the thoughts."""
     encoder: Literal["minilm", "hash"] = "minilm"
     """Encoder of the relevance term (the reference: mContriever)."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from agents.arigraph import prompts, rules
 from agents.arigraph.fidelity import oracle_triplets
@@ -142,11 +143,18 @@ def rules_outdated(
 
 
 class LLMOutdated:
-    """LLM call 3: which candidates the new triplets replace [A:prompts/prompts.py, refining prompt]."""
+    """LLM call 3: which candidates the new triplets replace [A:prompts/prompts.py, refining prompt].
+
+    As the reference, it is shown only the new triplets that are not stored yet (``unstored_only``: the
+    memory passes those alone, and makes no call when there are none).
+    """
+
+    unstored_only: ClassVar[bool] = True
 
     def __init__(self, llm: LLM) -> None:
         self.llm = llm
         self.rejected: list[str] = []
+        """The chunks of the last reply that were not readable pairs."""
 
     def __call__(self, candidates: list[Triplet], new: list[Triplet]) -> list[Triplet]:
         """Ask, and keep the left-hand side of each readable pair."""

@@ -6,7 +6,8 @@ extracted from it. The update rule [AP §2 "Constructing AriGraph"; A:graphs/con
 
 1. candidates = stored triplets one hop (exact match) around the vertices of the new triplets, minus
    those naming a protected word (navigation, tool use, recipes);
-2. a detector (LLM or rules, passed in) says which candidates are outdated;
+2. a detector (LLM or rules, passed in) says which candidates are outdated; what it names that is not a
+   candidate (not shown to it, protected, or not stored) is ignored and reported as rejected;
 3. outdated triplets are deleted, except edges between two known locations;
 4. a move that changed the location adds two spatial edges;
 5. the new triplets are added (deduplicated, embedded once).
@@ -28,7 +29,9 @@ from agents.arigraph.triplets import Triplet, compass_in
 from lab.core.records import MemEdge, MemNode, MemorySnapshot, MemRecord
 
 Detector = Callable[[list[Triplet], list[Triplet]], list[Triplet]]
-"""``detector(candidates, new) -> outdated``: the outdated-triplet judgement (LLM or rules)."""
+"""``detector(candidates, new) -> outdated``: the outdated-triplet judgement (LLM or rules). ``new`` is every
+triplet of the observation, or only those not stored yet when the detector has a true ``unstored_only`` (the
+LLM's refining call, as the reference); a ``rejected`` list on the detector is read after each call."""
 SEMANTIC_TITLE = "Information from the memory module that can be relevant to the current situation"
 QUERY_DEPTH = 2
 """BFS depth of the entities a question names (the depth the agent gives the entities of its plan)."""
@@ -72,6 +75,8 @@ class UpdateReport:
     outdated: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     spatial: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    """The detector's unreadable chunks and the outdated triplets it named that were not candidates."""
 
 
 class AriGraphMemory:
@@ -135,10 +140,18 @@ class AriGraphMemory:
     ) -> UpdateReport:
         """Steps 1-5 of the update rule; ``move`` is ``(previous location, location, action)``."""
         new = list(dict.fromkeys(t for t in new if t.relation != "free"))
-        report = UpdateReport(new=[t.text for t in new if t not in self.active])
+        fresh = [t for t in new if t not in self.active]
+        report = UpdateReport(new=[t.text for t in fresh])
         candidates = self.candidates(new) if new else []
         report.candidates = [t.text for t in candidates]
-        outdated = [t for t in (detector(candidates, new) if candidates else []) if t in self.active]
+        shown = fresh if getattr(detector, "unstored_only", False) else new
+        named: list[Triplet] = []
+        if candidates and shown:
+            named = list(dict.fromkeys(detector(candidates, shown)))
+            report.rejected = list(getattr(detector, "rejected", []))
+        allowed = set(candidates)
+        outdated = [t for t in named if t in allowed]
+        report.rejected += [f"{t.text} (not a candidate)" for t in named if t not in allowed]
         report.outdated = [t.text for t in outdated]
         for t in outdated:
             if not (t.subject in self.locations and t.object in self.locations):

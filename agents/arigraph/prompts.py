@@ -29,6 +29,9 @@ Rules:
 - When the player takes an item, write only "item, is in, inventory".
 - Keep facts written in notes and books; for something read, write "X, contains, what it says".
 - Link a place to its exits as "place, has exit, direction".
+- Say what a tool or appliance does with "used for" ("knife, used for, slicing"; "stove, used for, \
+frying"), what a goal, recipe or lock needs with "requires" ("recipe, requires, red apple"), and how an \
+ingredient must end up with "to be" ("red apple, to be, sliced").
 - Never write "you, are in, place", and never use "none" as a subject or object.
 - Reuse the names of these known facts when they refer to the same things: {examples}
 

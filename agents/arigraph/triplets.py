@@ -20,10 +20,17 @@ from typing import Any
 from envs.tw_facts import ALIASES, COMPASS, OPPOSITE, STRIP, Triplet, clean_part
 
 __all__ = ["ALIASES", "COMPASS", "OPPOSITE", "STRIP", "Parsed", "Triplet", "clean_part", "compass_in",
-           "from_text", "make", "parse_entities", "parse_json_object", "parse_replacements", "parse_triplets"]
+           "from_text", "make", "parse_entities", "parse_json_object", "parse_rating", "parse_replacements",
+           "parse_triplets"]
 
 NUMBERING = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*")
 ENTITY_SCORE = re.compile(r"""["']([^"']+)["']\s*:\s*["']?(\d+)""")
+MARKUP = re.compile(r"```[a-z]*|\*\*|__|`")
+"""Markdown a chat model wraps its answers in: fences, bold, inline code."""
+ARROW = re.compile(r"\s*(?:-->|->|=>|—>|–>|→|⟶)\s*")
+HEADING = re.compile(r"^[a-z][a-z ]{0,40}:", re.I)
+"""A leading label such as ``Replacements:`` (the prompt's last line, often echoed)."""
+NUMBER = r"(?<![\d.])(\d+(?:\.\d+)?)"
 
 
 def make(subject: str, relation: str, obj: str) -> Triplet | None:
@@ -82,23 +89,58 @@ def parse_triplets(reply: str) -> Parsed:
 def parse_replacements(reply: str) -> Parsed:
     """The outdated (left-hand) triplets of ``[[old -> new], ...]`` (reference ``parse_triplets_removing``).
 
+    The reference reads only what follows the last ``[[``, so a preamble or an echoed heading never reaches
+    the pairs. Here each bracketed or line-separated chunk is read on its own: markdown, numbering, a
+    heading (``Replacements:``) and a ``label:`` on the old subject are ignored, and ``=>`` or ``→`` count
+    as arrows. Every other chunk that is not a pair with a three-part old side is rejected.
+
     >>> [t.text for t in parse_replacements("[[key, is in, box -> key, is in, inventory]]").triplets]
     ['key, is in, box']
-    >>> parse_replacements("[]").triplets
-    []
+    >>> parse_replacements("**Replacements:** [[door, is, shut → door, is, open]]").triplets[0].text
+    'door, is, shut'
+    >>> parse_replacements("[]").triplets, parse_replacements("Replacements: none").rejected
+    ([], [])
     """
     out = Parsed()
-    for pair in re.split(r"\]\s*,|\n", reply):
-        pair = pair.strip().strip("[], ")
-        if not pair or pair.lower() in ("none", "nothing"):
-            continue
-        sides = pair.split("->")
-        triplet = from_text(sides[0].strip().strip("[]")) if len(sides) == 2 else None
+    text = ARROW.sub(" -> ", MARKUP.sub(" ", reply))
+    for chunk in re.split(r"[\[\]\n]", text):
+        chunk = NUMBERING.sub("", chunk.strip(" ,;")).strip(" ,;")
+        if "->" not in chunk:
+            chunk = HEADING.sub("", chunk).strip(" .")
+            if chunk.lower() in ("", "none", "nothing"):
+                continue
+        sides = chunk.split("->")
+        old = sides[0].split(",") if len(sides) == 2 else []
+        triplet = make(old[0].split(":")[-1], old[1], old[2]) if len(old) == 3 else None
         if triplet is None:
-            out.rejected.append(pair)
+            out.rejected.append(chunk)
         else:
             out.triplets.append(triplet)
     return out
+
+
+def parse_rating(reply: str, low: int = 1, high: int = 10) -> float | None:
+    """The rating a reply gives on a ``low``..``high`` scale, clamped to it; None when it names no number.
+
+    A number followed by its scale (``7/10``, ``3 out of 10``) wins; otherwise the first number that is not
+    part of the scale's own description (``from 1 to 10``, ``between 1 and 10``, ``1-10``).
+
+    >>> [parse_rating(r) for r in ("7/10", "3 out of 10", "**Importance:** 8", "I'd rate this a 6.")]
+    [7.0, 3.0, 8.0, 6.0]
+    >>> parse_rating("On a scale of 1 to 10, this is a 4"), parse_rating("12"), parse_rating("seven")
+    (4.0, 10.0, None)
+    """
+    text = MARKUP.sub(" ", reply)
+    scaled = re.search(rf"{NUMBER}\s*(?:/|out of|of)\s*{high}\b", text, re.I)
+    if scaled:
+        value = float(scaled[1])
+    else:
+        text = re.sub(rf"\b{low}\s*(?:-|–|to|and)\s*{high}\b", " ", text, flags=re.I)
+        first = re.search(NUMBER, text)
+        if first is None:
+            return None
+        value = float(first[1])
+    return min(max(value, float(low)), float(high))
 
 
 def parse_entities(reply: str, max_depth: int = 2) -> tuple[dict[str, int], list[str]]:
