@@ -137,8 +137,8 @@ class ClinAgent:
         out: list[tuple[str, str]] = [("system", prompts.SYSTEM), ("user", "\n\n".join(framing))]
         recent = self.trace[-self.config.history_steps :] if self.config.history_steps else []
         for i, step in enumerate(recent):
-            if step.rationale:
-                out.append(("assistant", step.rationale))
+            if step.reply:  # the actor's own reply, protocol included (scored steps have none)
+                out.append(("assistant", step.reply))
             out.append(("user", fill(prompts.SELECTED, action=step.action)))
             newest = i == len(recent) - 1
             out.append(("user", step.observation.strip() + ("" if newest else "\n" + prompts.NEXT)))
@@ -217,7 +217,10 @@ class ClinAgent:
             if grounded.exact or grounded.similarity > self.config.grounding_threshold or last:
                 self.clin.use(parsed.ids)
                 thoughts.update(
-                    used_learnings=parsed.ids, rationale=parsed.rationale, grounded=grounded.command
+                    used_learnings=parsed.ids,
+                    rationale=parsed.rationale,
+                    grounded=grounded.command,
+                    reply=reply,
                 )
                 if last and not grounded.exact and grounded.similarity <= self.config.grounding_threshold:
                     thoughts["fallback"] = {
@@ -254,6 +257,7 @@ class ClinAgent:
                 transition.next_observation.text,
                 transition.reward,
                 str(action.thoughts.get("rationale", "")),
+                str(action.thoughts.get("reply", "")),
             )
         )
 

@@ -39,6 +39,8 @@ class TraceStep:
     observation: str
     reward: float
     rationale: str = ""
+    reply: str = ""
+    """The actor's whole reply (``ids $$$ rationale ### action``), replayed to it as its own turn."""
 
 
 def normalized_score(score: float, max_score: float | None, lost: bool) -> float:

@@ -42,7 +42,7 @@ PROTOCOL = """First scan the learnings above (they are not in any order) and dec
 the last observation. Build your rationale on them, or on the observation if none applies. Then reply \
 in exactly this format, on one line:
 I used learning id(s): <comma-separated ids, or none> $$$ <your rationale> ### <one action>
-The action must be one of the possible actions. Reply TASK_COMPLETE when the task is done."""
+The action must be one of the possible actions. When the task is done, write TASK_COMPLETE as the action."""
 
 SCORE_CUE = "Reply with the next action only."
 

@@ -6,6 +6,10 @@ cosine (all-MiniLM-L6-v2 here, ``bert-base-nli-mean-tokens`` in CLIN) is taken w
 exceeds the threshold, or on the last try. TextWorld lists a handful of admissible commands, so
 CLIN's word-overlap prefilter (top 1000 candidates) is not needed. ScienceWorld's ``focus`` and
 "Ambiguous request" branches have no TextWorld counterpart and are left out.
+
+Completion (``TASK_COMPLETE``, or "task complete" / "successfully completed") counts only in the action
+part, after ``###``, or as the whole reply: a rationale that talks about completing the task ("this gets
+the task completed", "Task complete? Not yet.") does not end the trial.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ class Reply:
     action: str | None
     """None when the reply does not follow the protocol."""
     complete: bool = False
-    """The actor declared the task complete (``TASK_COMPLETE``)."""
+    """The actor declared the task complete: ``TASK_COMPLETE`` as the action, or as the whole reply."""
 
 
 def normalize_action(text: str) -> str:
@@ -60,25 +64,31 @@ def normalize_action(text: str) -> str:
 def parse_reply(text: str) -> Reply:
     """Split ``I used learning id(s): 1, 3 $$$ rationale ### action``.
 
+    Only the action part (or a reply that is nothing but ``TASK_COMPLETE``) can declare completion.
+
     >>> parse_reply("I used learning id(s): 1, 3 $$$ The milk is in the fridge. ### open fridge")
     Reply(ids=[1, 3], rationale='The milk is in the fridge.', action='open fridge', complete=False)
-    >>> parse_reply("TASK_COMPLETE").complete
-    True
+    >>> parse_reply("none $$$ This gets the task completed. ### take milk").action
+    'take milk'
+    >>> [parse_reply(r).complete for r in ("none $$$ I ate it. ### TASK_COMPLETE", "TASK_COMPLETE")]
+    [True, True]
     >>> parse_reply("open fridge").action is None
     True
     """
-    if COMPLETE.search(text):
-        return Reply(ids=[], rationale=text.strip(), action=None, complete=True)
     if "###" not in text:
-        return Reply(ids=[], rationale=text.strip(), action=None)
+        whole = COMPLETE.fullmatch(normalize_action(text)) is not None
+        return Reply(ids=[], rationale="" if whole else text.strip(), action=None, complete=whole)
     head, _, tail = text.partition("###")
     ids_part, sep, rationale = head.partition("$$$")
     if not sep:
         ids_part, rationale = "", head
     ids_text = IDS_PREFIX.sub("", ids_part)
     ids = [int(n) for n in re.findall(r"\d+", ids_text)]
+    rationale = " ".join(rationale.split())
     action = normalize_action(tail.split("###")[0])
-    return Reply(ids=ids, rationale=" ".join(rationale.split()), action=action or None)
+    if COMPLETE.search(action):
+        return Reply(ids=ids, rationale=rationale, action=None, complete=True)
+    return Reply(ids=ids, rationale=rationale, action=action or None)
 
 
 @dataclass

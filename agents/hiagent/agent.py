@@ -38,9 +38,13 @@ from lab.core.prompts import render
 from lab.core.protocols import Action, AgentContext, Task, TrialOutcome, Transition
 
 SUBGOAL_LINE = re.compile(
-    r"^[ \t>*#-]*(?:\d+[ \t.)]*)?subgoal[ \t]*\d*[ \t]*:[ \t]*(.*)$", re.IGNORECASE | re.MULTILINE
+    r"^[ \t>*_#-]*(?:\d+[ \t.)]*)?subgoal[ \t*_]*\d*[ \t*_]*:[ \t]*(.*)$", re.IGNORECASE | re.MULTILINE
 )
 ACTION_MARKER = re.compile(r"[^\n:]*action[^\n:]*:", re.IGNORECASE)
+LABEL_LINE = re.compile(r"^(?:\d+\s*)?(?:subgoal|observation)\s*\d*\s*:", re.IGNORECASE)
+"""A line that starts another part of a turn: never an action."""
+MARKUP = "\"'`*_#>/\\ \t"
+"""Stripped from both ends of a subgoal or a command: quotes, markdown marks, slashes, blanks."""
 FALLBACK_SUBGOAL = "Make progress towards the goal."
 
 
@@ -57,25 +61,43 @@ def first_line(text: str) -> str:
     return next((ln.strip() for ln in text.strip().splitlines() if ln.strip()), "")
 
 
+def unmark(text: str) -> str:
+    """``text`` without markdown: bold and code marks anywhere; italics, heading and quote marks, quotes
+    and slashes at its ends.
+
+    >>> unmark("** _Get the milk._")
+    'Get the milk.'
+    """
+    return re.sub(r"\*\*|__|`", "", text).strip(MARKUP)
+
+
 def clean_command(text: str) -> str:
-    """The first line of ``text`` without quotes, slashes and trailing punctuation.
+    """The first line of ``text`` with content, unmarked and without trailing full stops; empty when that
+    line is a subgoal or an observation.
 
     >>> clean_command(' "open fridge". \\nObservation: ...')
     'open fridge'
+    >>> clean_command("**\\n`take milk from fridge`**")
+    'take milk from fridge'
     """
-    line = first_line(text)
-    return line.strip("\"'`/\\").strip().rstrip(".").strip("\"'`/\\ ")
+    for line in text.splitlines():
+        command = unmark(unmark(line).rstrip("."))
+        if command:
+            return "" if LABEL_LINE.match(command) else command
+    return ""
 
 
 def parse_reply(text: str) -> Reply:
-    """Split a reply into subgoal and action, as the released parser does.
+    """Split a reply into subgoal and action.
 
-    The first ``Subgoal:`` line opens a subgoal; the action is the first line after the last
-    ``...action...:`` marker of the rest (or the rest's first line when there is no marker).
+    The first ``Subgoal:`` line opens a subgoal; the action is the first line after the first
+    ``...action...:`` marker that follows it (or the first line after the subgoal when there is no
+    marker). The released parser takes the last marker, so a model that writes on past its turn
+    (``Observation: ...``, ``Action: ...``) would play its last invented action; markdown is removed.
 
-    >>> parse_reply("Subgoal: Find the key.\\nAction: open drawer")
+    >>> parse_reply("Subgoal: Find the key.\\nAction: open drawer\\nObservation: Opened.\\nAction: take key")
     Reply(subgoal='Find the key.', action='open drawer')
-    >>> parse_reply("Action: retrieve(1, 2)")
+    >>> parse_reply("**Action:** `retrieve(1, 2)`")
     Reply(subgoal=None, action='retrieve(1, 2)')
     >>> parse_reply("Subgoal: Find the key.")
     Reply(subgoal='Find the key.', action=None)
@@ -83,13 +105,10 @@ def parse_reply(text: str) -> Reply:
     subgoal, rest = None, text
     match = SUBGOAL_LINE.search(text)
     if match:
-        subgoal = match.group(1).strip() or None
+        subgoal = unmark(match.group(1)) or None
         rest = text[match.end() :]
-    markers = list(ACTION_MARKER.finditer(rest))
-    body = rest[markers[-1].end() :] if markers else rest
-    action = clean_command(body)
-    if SUBGOAL_LINE.match(action):
-        action = ""
+    marker = ACTION_MARKER.search(rest)
+    action = clean_command(rest[marker.end() :] if marker else rest)
     return Reply(subgoal=subgoal, action=action or None)
 
 
@@ -257,7 +276,7 @@ class HiAgent:
         )
         reply = self.llm.chat([("system", prompts.SYSTEM), ("user", user)], purpose="subgoal", stop=["\n"])
         match = SUBGOAL_LINE.search(reply)
-        return first_line(match.group(1) if match else reply) or FALLBACK_SUBGOAL
+        return unmark(first_line(match.group(1) if match else reply)) or FALLBACK_SUBGOAL
 
     def subgoal_due(self) -> str | None:
         """Scoring mode: why a new subgoal is needed after this step, or None."""

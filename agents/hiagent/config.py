@@ -17,10 +17,12 @@ class HiAgentConfig(AgentConfig):
     """Hyperparameters of HiAgent (hierarchical working memory)."""
 
     memory_size: int = Field(100, ge=1)
-    """Working-memory lines serialised into the prompt (the newest ones).
-    Source: ``memory_size: 100`` in [H:eval_configs/hiagent/*.yaml]."""
+    """Working-memory entries serialised into the prompt (the newest ones). An entry is one element of
+    the released code's memory list: the opening observation, one action-observation pair (a step), or
+    one subgoal; so about 100 steps, not lines. Source: ``memory_size: 100`` in
+    [H:eval_configs/hiagent/*.yaml], applied as the last ``memory_size`` entries in [H:cme_final.py]."""
     context_length: int = Field(8192, ge=256)
-    """Token budget of the whole prompt plus the reply; the oldest memory lines are dropped past it.
+    """Token budget of the whole prompt plus the reply; the oldest memory entries are dropped past it.
     Source: ``context_length: 8192`` in [H:eval_configs/hiagent/blocksworld.yaml]."""
     reply_tokens: int = Field(512, ge=1)
     """Tokens reserved for the reply (the loop keeps ``prompt <= context_length - reply_tokens``).

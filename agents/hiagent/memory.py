@@ -5,8 +5,10 @@ chunk ``i >= 1`` is subgoal ``i`` (1-based, the numbers ``retrieve(ids)`` uses) 
 A new subgoal closes the current chunk, whose summary is computed **once**, at that moment,
 and cached (the released code re-summarises every finished chunk at every step). Serialised,
 a closed chunk is two lines (``"{i} Subgoal: ..."`` and ``"Observation: <summary>"``) unless it
-was retrieved; the current chunk keeps all its pairs. The oldest lines are dropped to fit
-``memory_size`` entries and a token budget. Nothing here calls an LLM: the summariser is passed in.
+was retrieved; the current chunk keeps all its pairs. ``memory_size`` counts entries of the
+released code's memory list (:class:`Item`: the opening observation, one action-observation pair per
+step, one subgoal), not lines: the last ``memory_size`` entries are serialised, then the oldest entries
+are dropped until the text fits a token budget. Nothing here calls an LLM: the summariser is passed in.
 """
 
 from __future__ import annotations
@@ -85,6 +87,18 @@ class Chunk:
         return next((e for e in reversed(self.entries) if e.kind == "Observation"), None)
 
 
+@dataclass(frozen=True)
+class Item:
+    """One entry of the memory as ``memory_size`` counts it [H:cme_final.py]: a subgoal, the opening
+    observation, or an action with its observation."""
+
+    chunk: int
+    """The number of the chunk it belongs to."""
+    lines: tuple[str, ...]
+    subgoal: bool = False
+    """The subgoal line that opens chunk ``chunk``."""
+
+
 Summarizer = Callable[[Chunk], tuple[str, str]]
 """Turns a closing chunk into ``(summary, source)``."""
 
@@ -133,7 +147,8 @@ class WorkingMemory:
         self.retrieved_now: list[int] = []
         """Subgoals retrieved at the current step (highlighted in the lab)."""
         self.prompt_text = ""
-        self.truncated_lines = 0
+        self.truncated_entries = 0
+        """Entries (:class:`Item`) left out of the last serialisation."""
 
     @property
     def current(self) -> Chunk:
@@ -211,44 +226,76 @@ class WorkingMemory:
             )
         return "\n".join(blocks)
 
-    def lines(self) -> list[str]:
-        """The working memory as lines, oldest first, before any truncation."""
-        out: list[str] = []
+    def items(self) -> list[Item]:
+        """The memory as entries, oldest first: each subgoal, lone observation and action-observation pair."""
+        out: list[Item] = []
         for chunk in self.chunks:
             if chunk.number > 0:
-                out.append(chunk.header())
-            if chunk.closed and not (self.expand_in_place and chunk.number in self.expanded):
-                out.append(f"Observation: {chunk.summary}")
-            else:
-                out.extend(entry.line() for entry in chunk.entries)
+                out.append(Item(chunk.number, (chunk.header(),), subgoal=True))
+            pending: tuple[str, ...] = ()  # an action waiting for its observation
+            for entry in chunk.entries:
+                if entry.kind == "Action":
+                    if pending:
+                        out.append(Item(chunk.number, pending))
+                    pending = (entry.line(),)
+                else:
+                    out.append(Item(chunk.number, (*pending, entry.line())))
+                    pending = ()
+            if pending:
+                out.append(Item(chunk.number, pending))
         return out
 
+    def collapsed(self, chunk: Chunk) -> bool:
+        """Whether a chunk is shown as its summary (closed, and not expanded in place)."""
+        return chunk.closed and not (self.expand_in_place and chunk.number in self.expanded)
+
+    def render(self, items: list[Item]) -> list[str]:
+        """The lines of a run of entries. A collapsed chunk whose subgoal line is among them is its header
+        and summary; one whose subgoal line was cut off shows its remaining pairs verbatim (the released
+        code keeps everything before the first subgoal of the window as it is)."""
+        out: list[str] = []
+        headed: set[int] = set()
+        for item in items:
+            chunk = self.chunks[item.chunk]
+            if item.subgoal:
+                headed.add(item.chunk)
+                out.extend(item.lines)
+                if self.collapsed(chunk):
+                    out.append(f"Observation: {chunk.summary}")
+            elif not (item.chunk in headed and self.collapsed(chunk)):
+                out.extend(item.lines)
+        return out
+
+    def lines(self) -> list[str]:
+        """The whole working memory as lines, oldest first, before any truncation."""
+        return self.render(self.items())
+
     def serialize(self, budget_tokens: int | None = None, count: Callable[[str], int] = len) -> str:
-        """The prompt text: the last ``memory_size`` lines, the oldest dropped to fit ``budget_tokens``.
+        """The prompt text: the last ``memory_size`` entries, the oldest dropped to fit ``budget_tokens``.
 
         ``count`` measures tokens of a text; the released code drops the oldest entry and
-        re-serialises while the whole prompt is over budget, which this reproduces line by line.
+        re-serialises while the whole prompt is over budget, which this reproduces.
         """
-        lines = self.lines()
-        kept = self.kept(lines, budget_tokens, count)
-        self.truncated_lines = len(lines) - len(kept)
-        self.prompt_text = "\n".join(kept)
+        items = self.items()
+        kept = self.kept(items, budget_tokens, count)
+        self.truncated_entries = len(items) - len(kept)
+        self.prompt_text = "\n".join(self.render(kept))
         return self.prompt_text
 
     def kept(
-        self, lines: list[str], budget_tokens: int | None = None, count: Callable[[str], int] = len
-    ) -> list[str]:
-        """The last ``memory_size`` lines, the oldest dropped to fit ``budget_tokens`` (writes nothing)."""
-        kept = lines[-self.memory_size :] if self.memory_size > 0 else []
+        self, items: list[Item], budget_tokens: int | None = None, count: Callable[[str], int] = len
+    ) -> list[Item]:
+        """The last ``memory_size`` entries, the oldest dropped to fit ``budget_tokens`` (writes nothing)."""
+        kept = items[-self.memory_size :] if self.memory_size > 0 else []
         if budget_tokens is not None:
-            while kept and count("\n".join(kept)) > budget_tokens:
+            while kept and count("\n".join(self.render(kept))) > budget_tokens:
                 kept = kept[1:]
         return kept
 
     def query(self, question: str) -> str:
-        """The working memory as it would be serialised (the last ``memory_size`` lines), whatever the
+        """The working memory as it would be serialised (the last ``memory_size`` entries), whatever the
         question: closed subgoals show their summaries, the current one its pairs. Nothing is written."""
-        return "\n".join(self.kept(self.lines()))
+        return "\n".join(self.render(self.kept(self.items())))
 
     def begin_step(self) -> None:
         """Clear the per-step retrieval highlight."""

@@ -285,3 +285,59 @@ def test_the_memory_survives_reset(tmp_path: Path, mode: str) -> None:
     agent.clin.replace([Learning("a", "necessary", "may", "b")], 0)
     agent.reset(Task(env_id="tw-cooking", env_kind="text", objective="x", trial=3))
     assert len(agent.clin.learnings) == 1
+
+
+@pytest.mark.parametrize(
+    ("reply", "complete", "action"),
+    [
+        (
+            "I used learning id(s): none $$$ this gets the task completed ### take cilantro",
+            False,
+            "take cilantro",
+        ),
+        (
+            "I used learning id(s): 2 $$$ Task complete? Not yet. The milk is still in the fridge. "
+            "### take milk from fridge",
+            False,
+            "take milk from fridge",
+        ),
+        ("ids: none $$$ It is not successfully completed yet. ### **open fridge**", False, "open fridge"),
+        ("Task complete? Not yet.", False, None),
+        ("I used learning id(s): 1, 2 $$$ I ate the meal, so I am done. ### TASK_COMPLETE", True, None),
+        ("I used learning id(s): none $$$ Done. ### **Task complete.**", True, None),
+        ("TASK_COMPLETE", True, None),
+    ],
+)
+def test_only_the_action_part_declares_the_task_complete(
+    reply: str, complete: bool, action: str | None
+) -> None:
+    parsed = parse_reply(reply)
+    assert (parsed.complete, parsed.action) == (complete, action)
+
+
+def test_a_rationale_that_talks_of_completion_does_not_end_the_trial(tmp_path: Path) -> None:
+    agent, _ = make_agent(
+        ["I used learning id(s): none $$$ Opening the fridge gets the task completed. ### open fridge"],
+        tmp_path,
+    )
+    action = agent.act(obs())
+    assert action.command == "open fridge" and not action.stop and "task_complete" not in action.thoughts
+
+
+def test_the_history_replays_the_actor_s_own_replies_verbatim(tmp_path: Path) -> None:
+    first = (
+        "Sure! Here is my answer.\nI used learning id(s): none $$$ The milk should be in the fridge, "
+        "so I open it first. ### open fridge"
+    )
+    agent, llm = make_agent(
+        [first, "I used learning id(s): none $$$ The milk is there. ### take milk from fridge"], tmp_path
+    )
+    play(agent, [("You open the fridge. You see some milk.", 0.0), ("Taken.", 1.0)])
+    second = [(m.role, m.content) for m in llm.calls[1].messages]
+    turn = second.index(("assistant", first))
+    assert second[turn + 1 :] == [
+        ("user", "Selected action: open fridge"),
+        ("user", "You open the fridge. You see some milk."),
+        second[-1],
+    ]
+    assert agent.trace[0].rationale == "The milk should be in the fridge, so I open it first."

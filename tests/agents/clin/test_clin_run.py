@@ -97,3 +97,37 @@ def test_clin_ends_trials_early(games_store: RunStore) -> None:
     )
     assert [t.steps for t in alternating.summary.trials] == [9, 9]
     assert "walkthrough length (5)" in games_store.steps(alternating.run_id)[8].thoughts["end_trial"]
+
+
+def test_a_rationale_that_talks_of_completion_does_not_end_a_real_trial(games_store: RunStore) -> None:
+    """Strong models mention completion in their reasoning; only the action part can end the trial."""
+    replies = [
+        "Sure! I used learning id(s): none $$$ Reading the recipe first gets the task completed sooner. "
+        "### examine cookbook",
+        "I used learning id(s): none $$$ Task complete? Not yet: the recipe needs the cilantro. "
+        "### take cilantro from fridge",
+        "I used learning id(s): none $$$ The task is not successfully completed until the meal is made. "
+        "### prepare meal",
+        "I used learning id(s): none $$$ Eating the meal completes the task. ### eat meal",
+    ]
+    config = RunConfig(
+        env_id="tw-cooking",
+        agent_id="clin",
+        llm="fake:x",
+        max_steps=8,
+        probe_every=0,
+        agent_config={"generator": "deterministic", "record_meta_memory": False},
+    )
+    info = execute(config, games_store, chat_model=FakeListChatModel(responses=replies))
+    assert info.status == "finished", info.message
+    assert [(t.steps, t.score, t.won) for t in info.summary.trials] == [(4, 3.0, True)]
+    steps = games_store.steps(info.run_id)
+    assert [s.action for s in steps] == [
+        "examine cookbook",
+        "take cilantro from fridge",
+        "prepare meal",
+        "eat meal",
+    ]
+    assert not any("end_trial" in s.thoughts for s in steps)
+    replayed = [(m.role, m.content) for m in steps[1].llm_calls[0].messages]
+    assert ("assistant", replies[0]) in replayed  # the model sees its own reply, protocol included

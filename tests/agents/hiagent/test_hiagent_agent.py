@@ -188,7 +188,7 @@ def test_a_new_trial_starts_an_empty_working_memory() -> None:
     assert agent.memory.is_empty and agent.memory.trial == 1
 
 
-def test_the_prompt_keeps_within_the_context_budget_by_dropping_the_oldest_lines() -> None:
+def test_the_prompt_keeps_within_the_context_budget_by_dropping_the_oldest_entries() -> None:
     agent, llm = make_agent(["Action: look"], context_length=1200, reply_tokens=100)
     current = obs("You are in a kitchen. " * 20)
     for i in range(12):
@@ -196,7 +196,7 @@ def test_the_prompt_keeps_within_the_context_budget_by_dropping_the_oldest_lines
     agent.act(current)
     prompt = prompts_of(llm)[-1]
     assert "Observation number 11." in prompt and "Observation number 0." not in prompt
-    assert agent.memory.truncated_lines > 0
+    assert agent.memory.truncated_entries > 0
     assert sum(len(m.content) for m in llm.calls[-1].messages) / 4 <= 1200 - 100
 
 
@@ -212,3 +212,44 @@ def test_the_example_can_be_left_out_of_the_action_prompt() -> None:
     for prompt in (kept, dropped):  # everything else stays
         assert "Work in subgoals." in prompt and "accomplish the goal: Drink the milk." in prompt
         assert "You see a fridge." in prompt
+
+
+@pytest.mark.parametrize(
+    ("reply", "subgoal", "action"),
+    [
+        (  # a model that writes on past its turn: its invented later actions are never played
+            "Subgoal: Get the milk.\nAction: open fridge\nObservation: You open the fridge.\n"
+            "Action: take milk from fridge\nObservation: Taken.\nAction: drink milk",
+            "Get the milk.",
+            "open fridge",
+        ),
+        ("**Subgoal:** Get the milk.\n**Action:** open fridge", "Get the milk.", "open fridge"),
+        ("Sure, here is my next step.\n### Action:\n`take milk from fridge`", None, "take milk from fridge"),
+        ("Action: *\"go east\"*", None, "go east"),
+        ("Thought: the fridge is closed.\nAction: __open fridge__.\nAction: look", None, "open fridge"),
+        (
+            "Last action: look\nSubgoal: _Open the fridge._\n**Action**: 'open fridge'",
+            "Open the fridge.",
+            "open fridge",
+        ),
+    ],
+)
+def test_parse_reply_takes_the_first_action_after_the_subgoal_without_markdown(
+    reply: str, subgoal: str | None, action: str | None
+) -> None:
+    parsed = parse_reply(reply)
+    assert (parsed.subgoal, parsed.action) == (subgoal, action)
+
+
+def test_a_markdown_reply_with_invented_turns_plays_its_first_action() -> None:
+    agent, llm = make_agent(
+        [
+            "Here is my plan.\n**Subgoal:** Get the milk.\n**Action:** `open fridge`\n"
+            "**Observation:** You open the fridge.\n**Action:** `take milk from fridge`",
+        ]
+    )
+    action, _ = step(agent, obs("You are in a kitchen."), "You open the fridge. You see some milk.")
+    assert action.command == "open fridge" and action.thoughts["subgoal"] == "1: Get the milk."
+    assert "1 Subgoal: Get the milk.\nAction: open fridge\nObservation: You open the fridge." in (
+        agent.memory.serialize()
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agents.hiagent.config import HiAgentConfig
 from agents.hiagent.memory import (
     Chunk,
     WorkingMemory,
@@ -108,16 +109,49 @@ def test_expand_in_place_prints_retrieved_chunks_in_full_until_the_next_subgoal(
     assert "Action: open fridge" not in memory.serialize()
 
 
-def test_memory_size_and_token_budget_drop_the_oldest_lines() -> None:
+def test_memory_size_counts_entries_a_pair_or_a_subgoal_each() -> None:
+    """The released code keeps the last ``memory_size`` memory entries: the opening observation, one
+    action-observation pair per step, one entry per subgoal. Lines are not the unit."""
+    memory = cooking_memory(CountingSummarizer())  # 7 entries: obs, pair, subgoal 1, 2 pairs, subgoal 2, pair
+    memory.memory_size = 4  # subgoal 1's line falls out: its remaining pairs show verbatim, as released
+    assert memory.serialize().splitlines() == [
+        "Action: open fridge",
+        "Observation: You open the fridge.",
+        "Action: take milk from fridge",
+        "Observation: Taken. Your score has just gone up by one point.",
+        "2 Subgoal: Cook the meal.",
+        "Action: prepare meal",
+        "Observation: Adding the meal to your inventory.",
+    ]
+    assert memory.truncated_entries == 3
+    memory.memory_size = 5
+    assert memory.serialize().splitlines()[:3] == [
+        "1 Subgoal: Get the milk.",
+        "Observation: summary of Get the milk.",
+        "2 Subgoal: Cook the meal.",
+    ]
+    memory.memory_size = 7
+    assert memory.serialize() == "\n".join(memory.lines()) and memory.truncated_entries == 0
+
+
+def test_the_default_memory_size_keeps_100_entries() -> None:
+    assert HiAgentConfig().memory_size == 100
+    memory = WorkingMemory()
+    memory.add("Observation", "You are in a kitchen.", 0)
+    for i in range(120):
+        memory.add_pair(f"look {i}", f"Nothing new {i}.", i)
+    lines = memory.serialize().splitlines()
+    assert len(lines) == 200 and lines[:2] == ["Action: look 20", "Observation: Nothing new 20."]
+    assert memory.truncated_entries == 21
+
+
+def test_the_token_budget_drops_whole_entries_oldest_first() -> None:
     memory = cooking_memory(CountingSummarizer())
     full = memory.lines()
-    memory.memory_size = 3
-    assert memory.serialize().splitlines() == full[-3:] and memory.truncated_lines == len(full) - 3
-    memory.memory_size = 100
-    budget = estimate_tokens("\n".join(full[-4:]))
+    budget = estimate_tokens("\n".join(full[-4:]))  # 4 lines fit, but the 4th is half of a pair
     kept = memory.serialize(budget, estimate_tokens).splitlines()
-    assert kept == full[-len(kept) :] and len(kept) < len(full)
-    assert estimate_tokens("\n".join(kept)) <= budget
+    assert kept == full[-3:] and kept[0] == "2 Subgoal: Cook the meal."
+    assert estimate_tokens("\n".join(kept)) <= budget and memory.truncated_entries == 5
 
 
 def test_no_llm_summaries() -> None:

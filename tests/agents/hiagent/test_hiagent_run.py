@@ -59,3 +59,35 @@ def test_hiagent_plays_a_real_game_with_subgoal_chunks(games_store: RunStore) ->
         "2 Subgoal: Get the cilantro.\nObservation: The cilantro is in the inventory; subgoal met.\n"
         "3 Subgoal: Cook and eat the meal.\nAction: retrieve(1)"
     ) in snapshot.prompt_text
+
+
+MARKDOWN_REPLIES = [  # as strong chat models write: preambles, markdown, turns invented past their own
+    "Sure, let's start.\n**Subgoal:** Read the recipe.\n**Action:** `examine cookbook`\n"
+    "**Observation:** The recipe needs cilantro.\n**Action:** `take cilantro from fridge`",
+    "The recipe is read, so subgoal 1 is done.\n**Subgoal 2:** Get the cilantro.\n"
+    "**Action:** take cilantro from fridge",
+    "The recipe needs the cilantro; subgoal met.",  # summary of subgoal 1
+    "**Action:** *prepare meal*\nObservation: You prepare the meal.\nAction: eat meal",
+    "### Action:\n`eat meal`",
+]
+
+
+def test_hiagent_plays_the_first_action_of_markdown_replies_in_a_real_game(games_store: RunStore) -> None:
+    info = execute(
+        RunConfig(env_id="tw-cooking", agent_id="hiagent", llm="fake:x", max_steps=8, probe_every=0),
+        games_store,
+        chat_model=FakeListChatModel(responses=MARKDOWN_REPLIES),
+    )
+    assert info.status == "finished", info.message
+    assert info.summary.won and info.summary.env_steps == 4
+    steps = games_store.steps(info.run_id, with_snapshots=True)
+    assert [s.action for s in steps] == [
+        "examine cookbook",
+        "take cilantro from fridge",
+        "prepare meal",
+        "eat meal",
+    ]
+    assert (
+        "1 Subgoal: Read the recipe.\nObservation: The recipe needs the cilantro; subgoal met.\n"
+        "2 Subgoal: Get the cilantro.\nAction: take cilantro from fridge"
+    ) in steps[-1].memory_snapshot.prompt_text
