@@ -325,6 +325,7 @@ def report(runs: list[RunProbes], args: argparse.Namespace, command: str, wall_s
         "answers from the memory text's last 24,000 characters. Cells: mean ± 95%% Student-t interval over "
         "runs (one run per game and seed), n = runs with such probes; a run's value is its share over its "
         "probes." % (args.probe_every, args.per_family),
+        scope(args),
         "Runs per memory: " + ", ".join(f"{v} {n}" for v, n in counts.items()) + ". Runs that did not finish: "
         + ("; ".join(failed) if failed else "none") + ".",
         "## Part 1: memories no LLM writes, the whole trajectory",
@@ -357,6 +358,17 @@ def report(runs: list[RunProbes], args: argparse.Namespace, command: str, wall_s
     if not PAPER_GAMES.is_dir():
         body.append(f"The paper's game files were not found ({PAPER_GAMES}): their rows are missing.")
     return "\n\n".join(body)
+
+
+def scope(args: argparse.Namespace) -> str:
+    """What this run covered, next to the full benchmark (5 seeds of every game, every memory)."""
+    every = {g.label for g, _ in games(1, False)}
+    def named(chosen: set[str]) -> str:
+        return "every game" if chosen >= every else ", ".join(sorted(chosen))
+    return (f"Scope: {args.seeds} seed(s) of {named(args.games)} (the full benchmark: 5 seeds of every game); the "
+            f"embedded model answers probes on the first {args.answer_seeds} seed(s) of {named(args.answer_games)}; "
+            f"part 2 runs {args.writer_seeds} seed(s) of {named(args.writer_games & args.games)}, "
+            f"{args.writer_steps} steps each.")
 
 
 def _written(label: str) -> bool:
