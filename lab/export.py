@@ -3,7 +3,7 @@
 Formats (``memlab export RUN_ID --format F``, and the Runs page):
 
 * ``jsonl``: a header line (the run: config, versions with git sha, summary), then one line per
-  step (keyframe snapshots inline). :func:`import_jsonl` reads it back into a store.
+  step (keyframe snapshots inline), then one per cross-run memory entry the run recorded. :func:`import_jsonl` reads it back into a store.
 * ``minari``: a Minari dataset of a MiniGrid/BabyAI run (``path`` is the datasets root).
 * ``atif``: ATIF v1.4 JSON (Agent Trajectory Interchange Format).
 * ``html``: a self-contained offline replay report (step navigator, plots, memory graph).

@@ -29,10 +29,13 @@ from envs.registry import parse_options
 from lab.core import llm as llmlib
 from lab.core import memory as memlib
 from lab.core.errors import LabError
-from lab.core.protocols import Action, Agent, AgentContext, AgentSpec, Task, TrialOutcome, Transition
+from lab.core.protocols import (
+    Action, Agent, AgentContext, AgentSpec, CrossRunMemory, LocalCrossRunMemory, Task, TrialOutcome,
+    Transition,
+)
 from lab.core.records import (
-    MemorySnapshot, ObservationRecord, ProbeReport, Record, RunConfig, RunInfo, RunSummary, Step, Timings,
-    TrialResult,
+    CrossRunEntry, MemorySnapshot, ObservationRecord, ProbeReport, Record, RunConfig, RunInfo, RunSummary,
+    Step, Timings, TrialResult,
 )
 from lab.fidelity import Fidelity
 from lab.forced import ForcedPolicy, agrees
@@ -331,10 +334,11 @@ class Loop:
                           wall_s=wall_s, message=message)
 
 
-def build_agent(prepared: Prepared, llm: llmlib.LLM | None) -> Agent:
+def build_agent(prepared: Prepared, llm: llmlib.LLM | None, cross_run: CrossRunMemory | None = None) -> Agent:
     """Seed torch's global generator (weight init draws from it) and build the agent."""
     torch.manual_seed(prepared.config.seed)
-    ctx = AgentContext(llm=llm, rng=np.random.default_rng(prepared.config.seed), seed=prepared.config.seed)
+    ctx = AgentContext(llm=llm, rng=np.random.default_rng(prepared.config.seed), seed=prepared.config.seed,
+                       cross_run=cross_run)
     agent = prepared.agent.factory(parse_config(prepared.agent, prepared.config.agent_config), ctx)
     if getattr(agent, "ctx", None) is None:
         agent.ctx = ctx  # type: ignore[attr-defined]
@@ -351,15 +355,19 @@ def make_llm(prepared: Prepared, chat_model: object | None, store: RunStore | No
 
 def drive(prepared: Prepared, llm: llmlib.LLM | None, sink: StepSink, run_id: str,
           progress: Progress | None = None, stop: threading.Event | None = None,
-          probe_llm: llmlib.LLM | None = None) -> RunSummary:
-    """Run the loop to its end; any failure ends it with a status and a message, keeping its steps."""
+          probe_llm: llmlib.LLM | None = None, cross_run: CrossRunMemory | None = None) -> RunSummary:
+    """Run the loop to its end; any failure ends it with a status and a message, keeping its steps.
+
+    The agent's cross-run memory is ``cross_run``, else the store's when ``sink`` is the run store."""
+    if cross_run is None and isinstance(sink, RunStore):
+        cross_run = sink.cross_run_memory(run_id, prepared.config.agent_id)
     env = prepared.env.factory(prepared.config.env_id, parse_options(prepared.env, prepared.config.env_options))
     recorder = Recorder(sink, run_id, stop or threading.Event())
     started = time.perf_counter()
     loop: Loop | None = None
     status, message = "finished", ""
     try:
-        loop = Loop(prepared, build_agent(prepared, llm), env, recorder, llm, progress, probe_llm)
+        loop = Loop(prepared, build_agent(prepared, llm, cross_run), env, recorder, llm, progress, probe_llm)
         loop.run()
         status = "stopped" if recorder.stop.is_set() else "finished"
     except KeyboardInterrupt:
@@ -406,12 +414,17 @@ class DetachedRun(Record):
     versions: dict[str, str]
     steps: list[Step]
     summary: RunSummary
+    cross_run: list[CrossRunEntry] = []
+    """The agent's cross-run memory entries (the driver stores them under the run's id)."""
 
 
 def execute_detached(config: RunConfig, chat_model: object | None = None) -> DetachedRun:
-    """Run ``config`` without writing anything; used by sweep workers."""
+    """Run ``config`` without writing anything; used by sweep workers (which read no cross-run memory)."""
     prepared = prepare(config)
     sink = CollectingSink()
     llm = make_llm(prepared, chat_model, None)
-    summary = drive(prepared, llm, sink, "detached", probe_llm=probe_llm(prepared.config, llm, None))
-    return DetachedRun(config=prepared.config, versions=versions(), steps=sink.steps, summary=summary)
+    cross_run = LocalCrossRunMemory(run_id="detached", readable=False)
+    summary = drive(prepared, llm, sink, "detached", probe_llm=probe_llm(prepared.config, llm, None),
+                    cross_run=cross_run)
+    return DetachedRun(config=prepared.config, versions=versions(), steps=sink.steps, summary=summary,
+                       cross_run=cross_run.recorded)

@@ -1,4 +1,4 @@
-"""The run store: one SQLite file (WAL) holding runs, steps and memory keyframes.
+"""The run store: one SQLite file (WAL) holding runs, steps, memory keyframes and agents' cross-run memory.
 
 It is the single source of truth: the run loop writes steps as they happen and pages,
 exports and the CLI only read. WAL lets a running job write while other processes read;
@@ -24,8 +24,10 @@ from typing import Any, Callable, Iterable
 
 from lab.core import memory as memlib
 from lab.core.errors import DataDirError, RunNotFoundError, SchemaVersionError, StoreError
+from lab.core.protocols import canonical
 from lab.core.records import (
-    SCHEMA_VERSION, MemorySnapshot, ProbeReport, RunConfig, RunInfo, RunStatus, RunSummary, Step,
+    SCHEMA_VERSION, CrossRunEntry, MemorySnapshot, ProbeReport, RunConfig, RunInfo, RunStatus, RunSummary,
+    Step,
 )
 from lab.core.settings import FIX, store_path, why_unusable
 
@@ -84,7 +86,18 @@ def m001_initial(db: sqlite3.Connection) -> None:
             db.execute(statement)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial]
+def m002_cross_run_memory(db: sqlite3.Connection) -> None:
+    """Agents' memory across runs (CLIN's meta-memory): entries owned by the run that recorded them."""
+    db.execute(
+        "CREATE TABLE cross_run_memory ("
+        " run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE, key TEXT NOT NULL,"
+        " provenance TEXT NOT NULL, data TEXT NOT NULL, updated_at TEXT NOT NULL,"
+        " PRIMARY KEY (run_id, key))"
+    )
+    db.execute("CREATE INDEX cross_run_memory_provenance ON cross_run_memory(provenance)")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_cross_run_memory]
 """Ordered, named schema migrations; each runs once and is recorded in ``migrations``."""
 
 SERIES_COLUMNS = (
@@ -266,8 +279,11 @@ class RunStore:
         return run_id
 
     def add_run(self, config: RunConfig, versions: dict[str, str], steps: list[Step], summary: RunSummary,
-                run_id: str | None = None, created_at: str | None = None) -> str:
-        """Write a whole run (a sweep worker's, an import) in one transaction: all of it or nothing."""
+                run_id: str | None = None, created_at: str | None = None,
+                cross_run: Iterable[CrossRunEntry] = ()) -> str:
+        """Write a whole run (a sweep worker's, an import) in one transaction: all of it or nothing.
+
+        ``cross_run``: the run's cross-run memory entries, stored under the new run's id."""
         run_id = run_id or new_run_id()
         stamp = now()
         db = self._db()
@@ -282,6 +298,8 @@ class RunStore:
             )
             for step in steps:
                 self._insert_step(db, run_id, step)
+            for entry in cross_run:
+                self._put_entry(db, entry.model_copy(update={"run_id": run_id}))
             db.execute("COMMIT")
         except sqlite3.Error as err:
             rollback(db)
@@ -323,12 +341,12 @@ class RunStore:
         return bool(rows and rows[0][0])
 
     def delete_run(self, run_id: str) -> None:
-        """Delete a run with its steps and snapshots."""
+        """Delete a run with its steps, snapshots and cross-run memory entries."""
         self.get_run(run_id)
         db = self._db()
         try:
             db.execute("BEGIN IMMEDIATE")
-            for table in ("snapshots", "steps", "runs"):
+            for table in ("cross_run_memory", "snapshots", "steps", "runs"):
                 db.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
             db.execute("COMMIT")
         except sqlite3.Error as err:
@@ -492,3 +510,63 @@ class RunStore:
         columns = ", ".join(SERIES_COLUMNS)
         rows = self._query(f"SELECT {columns} FROM steps WHERE run_id=? ORDER BY idx", (run_id,))
         return {name: [row[i] for row in rows] for i, name in enumerate(SERIES_COLUMNS)}
+
+    # -- cross-run memory -------------------------------------------------------------------
+    @staticmethod
+    def _put_entry(db: sqlite3.Connection, entry: CrossRunEntry) -> None:
+        db.execute(
+            "INSERT INTO cross_run_memory VALUES (?,?,?,?,?) ON CONFLICT(run_id, key) DO UPDATE SET"
+            " provenance=excluded.provenance, data=excluded.data, updated_at=excluded.updated_at",
+            (entry.run_id, entry.key, canonical(entry.provenance), json.dumps(entry.data),
+             entry.updated_at or now()),
+        )
+
+    def put_entry(self, entry: CrossRunEntry) -> None:
+        """Store a cross-run memory entry of ``entry.run_id`` (replacing the run's entry of the same key)."""
+        try:
+            self._put_entry(self._db(), entry)
+        except sqlite3.Error as err:
+            raise self._error(err, f"write the cross-run memory of run {entry.run_id} to") from None
+
+    def _entries(self, where: str, params: Iterable[Any]) -> list[CrossRunEntry]:
+        rows = self._query(
+            "SELECT m.run_id, m.key, m.provenance, m.data, m.updated_at FROM cross_run_memory m"
+            f" JOIN runs r ON r.run_id = m.run_id WHERE {where} ORDER BY r.created_at, m.run_id, m.key",
+            params,
+        )
+        return [CrossRunEntry(run_id=run_id, key=key, provenance=json.loads(provenance),
+                              data=json.loads(data), updated_at=updated)
+                for run_id, key, provenance, data, updated in rows]
+
+    def cross_run_entries(self, run_id: str) -> list[CrossRunEntry]:
+        """The cross-run memory entries recorded by one run."""
+        self.get_run(run_id)
+        return self._entries("m.run_id=?", (run_id,))
+
+    def find_entries(self, agent_id: str, provenance: dict[str, Any],
+                     exclude_run: str = "") -> list[CrossRunEntry]:
+        """Entries recorded by runs of ``agent_id`` under exactly ``provenance`` (but ``exclude_run``'s),
+        oldest run first."""
+        return self._entries("r.agent_id=? AND m.provenance=? AND m.run_id<>?",
+                             (agent_id, canonical(provenance), exclude_run))
+
+    def cross_run_memory(self, run_id: str, agent_id: str | None = None) -> StoreCrossRunMemory:
+        """The :class:`~lab.core.protocols.CrossRunMemory` the run loop hands ``run_id``'s agent (``agent_id``:
+        the run's agent, read from the run when not given)."""
+        return StoreCrossRunMemory(self, run_id, agent_id or self.get_run(run_id).config.agent_id)
+
+
+class StoreCrossRunMemory:
+    """A run's :class:`~lab.core.protocols.CrossRunMemory` over the store: it records under the run and
+    reads the other runs of its agent."""
+
+    readable = True
+
+    def __init__(self, store: RunStore, run_id: str, agent_id: str) -> None:
+        self.store, self.run_id, self.agent_id = store, run_id, agent_id
+
+    def record(self, key: str, provenance: dict[str, Any], data: dict[str, Any]) -> None:
+        self.store.put_entry(CrossRunEntry(run_id=self.run_id, key=key, provenance=provenance, data=data))
+
+    def entries(self, provenance: dict[str, Any]) -> list[CrossRunEntry]:
+        return self.store.find_entries(self.agent_id, provenance, exclude_run=self.run_id)

@@ -107,7 +107,8 @@ Progress = Callable[[int, int], None]
 
 def _store_result(store: RunStore, result: SweepResult, payload: str) -> None:
     run = DetachedRun.model_validate_json(payload)
-    result.run_ids.append(store.add_run(run.config, run.versions, run.steps, run.summary))
+    result.run_ids.append(store.add_run(run.config, run.versions, run.steps, run.summary,
+                                        cross_run=run.cross_run))
     result.failed += run.summary.status != "finished"
 
 

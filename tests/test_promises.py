@@ -432,51 +432,68 @@ def test_ground_truth_given_to_probes_never_changes_what_an_agent_does(
 
 # -- retries: the documented defaults ------------------------------------------------------------------------
 class Failing(FakeListChatModel):
-    """Raises ``failures`` numbered errors, then answers."""
+    """Raises ``failures`` numbered errors (``ValueError``: neither transient nor a client error), then answers."""
 
     failures: int = 100
     seen: int = 0
+    error: type[Exception] = ValueError
 
     def _call(self, *args: Any, **kwargs: Any) -> str:
         self.seen += 1
         if self.seen <= self.failures:
-            raise ConnectionError(f"refused #{self.seen}")
+            raise self.error(f"refused #{self.seen}")
         return super()._call(*args, **kwargs)
 
 
 @pytest.fixture
 def defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("MEMLAB_LLM_RETRIES", "MEMLAB_LLM_BACKOFF", "MEMLAB_LLM_TIMEOUT"):
+    for var in ("MEMLAB_LLM_RETRIES", "MEMLAB_LLM_BACKOFF", "MEMLAB_LLM_TIMEOUT", "MEMLAB_LLM_RETRY_BUDGET",
+                "MEMLAB_LLM_MAX_WAIT"):
         monkeypatch.delenv(var, raising=False)
+
+
+def jittered(waits: list[float], bases: list[float]) -> bool:
+    """Each wait lies between half and all of its doubling backoff."""
+    return len(waits) == len(bases) and all(b / 2 <= w <= b for w, b in zip(waits, bases))
 
 
 def test_backoff_doubles_from_1_s_over_the_3_default_retries(defaults: None) -> None:
     waits: list[float] = []
     started = time.perf_counter()
     broken = LLM(Failing(responses=["look"]), "fake", sleep=waits.append)
-    with pytest.raises(LLMError, match=r"failed after 4 attempts: ConnectionError: refused #4"):
+    with pytest.raises(LLMError, match=r"failed after 4 attempts.*ValueError: refused #4"):
         broken.chat([("user", "x")], purpose="act")
-    assert waits == [1.0, 2.0, 4.0]
+    assert jittered(waits, [1.0, 2.0, 4.0]), waits
     (call,) = broken.take_calls()
-    assert call.attempts == 4 and call.retry_errors == [f"ConnectionError: refused #{i}" for i in range(1, 5)]
+    assert call.attempts == 4 and call.retry_errors == [f"ValueError: refused #{i}" for i in range(1, 5)]
+    assert [w.wait_s for w in call.waits] == waits and not any(w.retry_after for w in call.waits)
     waits.clear()
     flaky = LLM(Failing(responses=["look"], failures=2), "fake", sleep=waits.append)
     assert flaky.chat([("user", "x")], purpose="act") == "look"
     (call,) = flaky.take_calls()
-    assert waits == [1.0, 2.0] and call.attempts == 3 and call.error is None and len(call.retry_errors) == 2
+    assert jittered(waits, [1.0, 2.0]) and call.attempts == 3 and call.error is None and len(call.retry_errors) == 2
     assert time.perf_counter() - started < 1.0  # the fake clock: nothing really waited
+
+
+def test_a_dropped_connection_is_retried_past_the_retry_count(defaults: None) -> None:
+    waits: list[float] = []
+    flaky = LLM(Failing(responses=["look"], failures=6, error=ConnectionError), "fake", sleep=waits.append)
+    assert flaky.chat([("user", "x")], purpose="act") == "look"  # transient: the budget, not the count, decides
+    assert jittered(waits, [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]), waits
 
 
 def test_retry_settings_follow_the_environment(monkeypatch: pytest.MonkeyPatch, defaults: None) -> None:
     assert provider_kwargs("openai")["timeout"] == 60.0 and provider_kwargs("openai")["max_retries"] == 0
     monkeypatch.setenv("MEMLAB_LLM_RETRIES", "5")
     monkeypatch.setenv("MEMLAB_LLM_BACKOFF", "0.25")
+    monkeypatch.setenv("MEMLAB_LLM_MAX_WAIT", "1.5")
     monkeypatch.setenv("MEMLAB_LLM_TIMEOUT", "7.5")
     waits: list[float] = []
     llm = LLM(Failing(responses=["look"]), "fake", sleep=waits.append)
     with pytest.raises(LLMError, match="failed after 6 attempts"):
         llm.chat([("user", "x")], purpose="act")
-    assert waits == [0.25, 0.5, 1.0, 2.0, 4.0] and provider_kwargs("openai")["timeout"] == 7.5
+    assert jittered(waits, [0.25, 0.5, 1.0, 1.5, 1.5]), waits  # capped by MEMLAB_LLM_MAX_WAIT
+    assert provider_kwargs("openai")["timeout"] == 7.5
 
 
 def test_a_run_retries_with_the_defaults_and_stores_every_attempt(store: RunStore, defaults: None,
@@ -485,10 +502,12 @@ def test_a_run_retries_with_the_defaults_and_stores_every_attempt(store: RunStor
     monkeypatch.setattr(time, "sleep", waits.append)  # the run loop's client waits with time.sleep
     info = runner.execute(RunConfig(env_id=GRID, agent_id="full-history", llm="fake:x", max_steps=3), store,
                           chat_model=Failing(responses=["forward"], failures=3))
-    assert info.status == "finished" and waits == [1.0, 2.0, 4.0]
+    waits[:] = [w for w in waits if w > 0.05]  # subprocess.run polls with sleeps of at most 0.05 s
+    assert info.status == "finished" and jittered(waits, [1.0, 2.0, 4.0]), waits
     first = store.step(info.run_id, 0).llm_calls[0]
     assert first.attempts == 4 and first.error is None and first.response == "forward"
-    assert first.retry_errors == [f"ConnectionError: refused #{i}" for i in range(1, 4)]
+    assert first.retry_errors == [f"ValueError: refused #{i}" for i in range(1, 4)]
+    assert [w.wait_s for w in first.waits] == waits
 
 
 # -- API keys ------------------------------------------------------------------------------------------------
@@ -517,14 +536,14 @@ def test_api_keys_reach_neither_the_logs_the_store_nor_the_cli_output(
                      "--max-steps", "3", home=home)
     finally:
         server.close()
-    assert cli.returncode == 1 and server.requests == 4  # two runs, two attempts each
-    assert server.authorizations == [f"Bearer {KEY}"] * 4  # the key was sent, and echoed back
+    assert cli.returncode == 1 and server.requests == 2  # two runs, one attempt each: a 401 is not retried
+    assert server.authorizations == [f"Bearer {KEY}"] * 2  # the key was sent, and echoed back
     cli_run = cli.stdout.strip().splitlines()[-1]
     for run_id in (launched, cli_run):
         info = store.get_run(run_id)
         failed = store.steps(run_id)[-1].llm_calls[-1]
         assert info.status == "error" and "Error code: 401" in info.message and "[redacted]" in info.message
-        assert len(failed.retry_errors) == 2 and all("[redacted]" in e for e in failed.retry_errors)
+        assert len(failed.retry_errors) == 1 and all("[redacted]" in e for e in failed.retry_errors)
     log = (home / "logs" / f"{launched}.log").read_text()
     assert "Error code: 401" in log and "[redacted]" in log  # the echoed body reached the log, not the key
     assert KEY not in cli.stdout + cli.stderr and "[redacted]" in cli.stderr

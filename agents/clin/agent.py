@@ -5,7 +5,9 @@ breaks the protocol ``ids $$$ rationale ### action``); ``TASK_COMPLETE`` ends th
 models (the embedded default) the action is chosen among the admissible commands by ``LLM.choose``,
 with the learnings in the prompt. After each trial the memory is rewritten from the trace, the final
 score in words and the last k trial records (LLM or deterministic generator), and the episode's best
-trial is recorded in the meta-memory; Gen-Env / Gen-Task episodes start from that meta-memory.
+trial is recorded in the meta-memory (the run store, through ``ctx.cross_run``); Gen-Env / Gen-Task
+episodes start from the meta-memory that earlier runs recorded under the same provenance, and the first
+step's thoughts (``meta_memory``) and the snapshot (``meta-source`` records) name those runs and episodes.
 """
 
 from __future__ import annotations
@@ -22,14 +24,13 @@ from agents.clin.generator import (
     normalized_score,
 )
 from agents.clin.memory import META_TRIAL, ClinMemory, Learning, TrialRecord, parse_learnings, render
-from agents.clin.meta import MetaMemoryStore, episode_key
+from agents.clin.meta import best_episodes, entry_data, episode_key, provenance
 from agents.clin.protocol import Encoder, early_stop_reason, ground, parse_reply, stop_action
 from lab.core.env import Observation
 from lab.core.errors import ConfigError
 from lab.core.llm import LLM
 from lab.core.prompts import render as fill
 from lab.core.protocols import Action, AgentContext, Task, TrialOutcome, Transition
-from lab.core.settings import cache_dir
 
 
 class ClinAgent:
@@ -42,7 +43,6 @@ class ClinAgent:
         config: ClinConfig,
         ctx: AgentContext,
         encoder: Encoder | None = None,
-        meta_store: MetaMemoryStore | None = None,
     ) -> None:
         if ctx.llm is None:
             raise ConfigError("clin needs an LLM for its actor (--llm embedded, openai:<model>, ...)")
@@ -51,7 +51,10 @@ class ClinAgent:
         self.clin = ClinMemory()
         self.generator = DeterministicGenerator(config.fruitless_repeats, config.max_learnings)
         self._encoder = encoder
-        self._meta_store = meta_store
+        self.provenance = provenance(self.llm.spec, config)
+        """What this run's meta-memory entries are recorded and matched under (``meta.provenance``)."""
+        self.best: TrialRecord | None = None
+        """The episode's best trial so far (the one recorded in the meta-memory)."""
         self.task: Task | None = None
         self.trace: list[TraceStep] = []
         self.index = 0
@@ -76,13 +79,6 @@ class ClinAgent:
             self._encoder = get_encoder()
         return self._encoder
 
-    @property
-    def meta_store(self) -> MetaMemoryStore:
-        """The meta-memory file in the lab's data dir."""
-        if self._meta_store is None:
-            self._meta_store = MetaMemoryStore(cache_dir("clin") / self.config.meta_memory_file)
-        return self._meta_store
-
     def reset(self, task: Task) -> None:
         """A new trial of the episode: the learnings stay, the trace starts empty."""
         self.task = task
@@ -95,13 +91,20 @@ class ClinAgent:
         self.episode = episode_key(self.task.env_id, observation.text)
         if self.config.mode == "adapt" or self.task.trial != 0:
             return
-        memories = self.meta_store.best_memories(
-            self.task.env_id, self.config.mode == "gen-env", self.episode
-        )
+        store = self.ctx.cross_run
+        entries = store.entries(self.provenance) if store is not None else []
+        sources = best_episodes(entries, self.task.env_id, self.config.mode == "gen-env", self.episode)
         with self.ctx.clock.phase("memory_write"):
-            self.meta = self.generalize(memories) if memories else []
-            self.clin.seed(self.meta, self.index)
-        self.notes["meta_memory"] = {"episodes": len(memories), "learnings": len(self.meta)}
+            self.meta = self.generalize([s.learnings for s in sources]) if sources else []
+            self.clin.seed(self.meta, self.index, [s.note() for s in sources])
+        self.notes["meta_memory"] = {
+            "episodes": len(sources),
+            "learnings": len(self.meta),
+            "sources": [s.note() for s in sources],
+            "provenance": self.provenance,
+        }
+        if store is None or not store.readable:
+            self.notes["meta_memory"]["unavailable"] = "this run cannot read the run store; not seeded"
 
     def generalize(self, memories: list[list[Learning]]) -> list[Learning]:
         """The meta-memory of earlier episodes' best trials: by the LLM, or by frequency (deterministic)."""
@@ -278,8 +281,18 @@ class ClinAgent:
                 outcome.trial, score, outcome.steps, outcome.won, list(learnings), self.config.generator, note
             )
             self.clin.trials.append(record)
-            if self.config.record_meta_memory and self.episode:
-                self.meta_store.record(self.episode, self.task.env_id, self.task.objective, record)
+            self.record_best(record)
+
+    def record_best(self, record: TrialRecord) -> None:
+        """Record the trial in the meta-memory when it is the episode's best so far (ties: the later)."""
+        assert self.task is not None
+        store = self.ctx.cross_run
+        if not self.config.record_meta_memory or not self.episode or store is None:
+            return
+        if self.best is not None and self.best.score > record.score:
+            return
+        self.best = record
+        store.record(self.episode, self.provenance, entry_data(self.task.env_id, self.task.objective, record))
 
     def llm_learnings(self, score: float, trial: int) -> tuple[list[Learning], str]:
         """CLIN's generator call; when nothing parses, the previous memory is kept (and the fact noted)."""

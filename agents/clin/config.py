@@ -6,9 +6,9 @@ Citation keys (see ``/work/shared/reference/clin.md`` and the README): ``[CP]`` 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from lab.core.protocols import AgentConfig
 
@@ -47,11 +47,26 @@ class ClinConfig(AgentConfig):
     max_meta_learnings: int = Field(20, ge=1)
     """Learnings in a generalised meta-memory (lab bound; the paper does not say)."""
     record_meta_memory: bool = True
-    """Record this episode's best trial in the meta-memory file (turn off for benchmarks and tests)."""
-    meta_memory_file: str = "meta_memory.json"
-    """File name of the meta-memory inside the lab's data dir ``clin/`` folder."""
+    """Record this episode's best trial in the run store's meta-memory, owned by this run (turn off for
+    benchmarks and tests)."""
     decision: Literal["auto", "generate", "score"] = "auto"
     """``generate``: the paper's actor protocol with grounding. ``score``: the action is chosen among the
     admissible commands by ``LLM.choose`` (the embedded model). ``auto``: ``score`` on models that score."""
     fallback_action: str = "look"
     """Played (and recorded) when no reply of the step could be parsed into an action."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def drop_retired(cls, data: Any) -> Any:
+        """Accept and ignore ``meta_memory_file``: runs stored before the meta-memory moved into the run
+        store carry it in their agent config."""
+        if isinstance(data, dict) and "meta_memory_file" in data:
+            data = {k: v for k, v in data.items() if k != "meta_memory_file"}
+        return data
+
+
+NOT_PROVENANCE = frozenset({"mode", "record_meta_memory", "max_meta_learnings"})
+"""Config fields that do not shape what an episode learns, so meta-memory entries match across them: the
+mode (Adapt episodes seed Gen-Env ones), the recording switch, and the bound on a *generalised* seed.
+Every other field (the generator, the actor's decision rule, grounding, early stops, history, the
+generator's budget and bounds) is part of an entry's provenance, with the LLM spec."""

@@ -8,7 +8,8 @@ certainty, effect, the trial that produced it) and rendered to text only for the
 CLIN), the per-trial records that the generator reads back (the last k), and what changed at the
 last replacement: each learning is ``added``, ``kept``, ``strengthened`` (may -> should),
 ``weakened`` or ``seeded`` (from the meta-memory); replaced-away learnings stay in the snapshot as
-``dropped`` with ``removed_step`` set, so the lab can show them faded.
+``dropped`` with ``removed_step`` set, so the lab can show them faded. A seeded memory also keeps
+the earlier episodes it came from (``kind="meta-source"`` records: run id, episode key, trial, score).
 """
 
 from __future__ import annotations
@@ -208,9 +209,12 @@ class ClinMemory:
         self.used: list[int] = []
         """1-based ids of the learnings the actor said it used at this step."""
         self.prompt_text = ""
+        self.sources: list[dict[str, Any]] = []
+        """The earlier episodes the meta-memory seed came from (``meta.Source.note()`` each)."""
 
-    def seed(self, learnings: list[Learning], step: int) -> None:
-        """Start an episode from the meta-memory (Gen-Env / Gen-Task trial 0)."""
+    def seed(self, learnings: list[Learning], step: int, sources: list[dict[str, Any]]) -> None:
+        """Start an episode from the meta-memory (Gen-Env / Gen-Task trial 0) of ``sources``."""
+        self.sources = list(sources)
         self.replace(learnings, step)
         self.status = {learning.key: "seeded" for learning in self.learnings}
 
@@ -282,6 +286,7 @@ class ClinMemory:
             for learning, added, removed in self.dropped.values()
         ]
         records += [self._trial_record(record) for record in self.trials]
+        records += [source_record(source) for source in self.sources]
         retrieved = [self.learnings[i - 1].record_id for i in self.used]
         return MemorySnapshot(records=records, prompt_text=self.prompt_text, retrieved=retrieved)
 
@@ -301,3 +306,13 @@ def learning_record(learning: Learning, number: int | None, status: str, added: 
     }
     return MemRecord(id=learning.record_id, kind="learning", text=learning.text(), attrs=attrs,
                      added_step=added, removed_step=removed)
+
+
+def source_record(source: dict[str, Any]) -> MemRecord:
+    """An earlier episode that seeded the meta-memory, as a snapshot record."""
+    text = (
+        f"Seeded from run {source['run_id']}, episode {source['episode']} ({source['env_id']}): "
+        f"trial {source['trial']}, score {source['score']:g}, {source['learnings']} learnings"
+    )
+    return MemRecord(id=f"meta-source-{source['run_id']}-{source['episode']}", kind="meta-source", text=text,
+                     attrs=dict(source))

@@ -1,4 +1,5 @@
-"""What the lab shows of CLIN's memory between trials: learnings added, strengthened, weakened, dropped."""
+"""What the lab shows of CLIN's memory: learnings added, strengthened, weakened, dropped between trials, and
+the earlier runs whose meta-memory seeded the episode."""
 
 from __future__ import annotations
 
@@ -66,25 +67,41 @@ def trial_changes(before: MemorySnapshot | None, after: MemorySnapshot) -> list[
     return learning_changes(before, after)
 
 
+def seed_sources(snapshot: MemorySnapshot) -> list[dict[str, Any]]:
+    """Rows for the UI: the earlier runs and episodes whose best trials seeded this episode's meta-memory."""
+    return [dict(r.attrs) for r in snapshot.records if r.kind == "meta-source"]
+
+
+def _table(title: str, header: list[str], columns: list[list[str]], widths: list[int]) -> go.Figure:
+    cells = {"values": columns, "align": "left"}
+    table = go.Table(header={"values": header}, cells=cells, columnwidth=widths)
+    fig = go.Figure(table)
+    rows = len(columns[0])
+    fig.update_layout(title=title, margin={"l": 5, "r": 5, "t": 40, "b": 5}, height=min(120 + 28 * rows, 600))
+    return fig
+
+
 def figures(snapshot: MemorySnapshot, step: Step) -> list[go.Figure]:
     """The lab's views hook: the numbered learnings as a table (relation, certainty, the trial that wrote
-    each), as they entered the prompt."""
+    each), as they entered the prompt; and, in a seeded episode, the runs and episodes it was seeded from."""
+    out = []
     live = list(_live(snapshot).values())
-    if not live:
-        return []
-    columns = [
-        [str(i + 1) for i in range(len(live))],
-        [r.text for r in live],
-        [str(r.attrs.get("relation", "")) for r in live],
-        [str(r.attrs.get("certainty", "")) for r in live],
-        [str(r.attrs.get("trial", "")) for r in live],
-    ]
-    table = go.Table(
-        header={"values": ["#", "learning", "relation", "certainty", "trial"]},
-        cells={"values": columns, "align": "left"},
-        columnwidth=[3, 40, 10, 8, 5],
-    )
-    fig = go.Figure(table)
-    fig.update_layout(title=f"CLIN memory: {len(live)} learnings", margin={"l": 5, "r": 5, "t": 40, "b": 5},
-                      height=min(120 + 28 * len(live), 600))
-    return [fig]
+    if live:
+        columns = [
+            [str(i + 1) for i in range(len(live))],
+            [r.text for r in live],
+            [str(r.attrs.get("relation", "")) for r in live],
+            [str(r.attrs.get("certainty", "")) for r in live],
+            [str(r.attrs.get("trial", "")) for r in live],
+        ]
+        out.append(_table(f"CLIN memory: {len(live)} learnings", ["#", "learning", "relation", "certainty",
+                                                                   "trial"], columns, [3, 40, 10, 8, 5]))
+    sources = seed_sources(snapshot)
+    if sources:
+        keys = ["run_id", "episode", "env_id", "trial", "score", "learnings"]
+        columns = [[f"{row[k]:g}" if k == "score" else str(row[k]) for row in sources] for k in keys]
+        episodes = f"{len(sources)} earlier episode" + ("s" if len(sources) != 1 else "")
+        title = f"CLIN meta-memory: seeded from {episodes} (same LLM and config)"
+        out.append(_table(title, ["run", "episode", "env", "best trial", "score", "learnings"], columns,
+                          [18, 14, 10, 6, 6, 6]))
+    return out

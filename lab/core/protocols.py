@@ -1,7 +1,7 @@
 """The protocols agents speak: what the run loop gives them and what they give back.
 
 The run loop is the only code that steps envs and writes the store (STYLE convention 10).
-Agents receive an :class:`AgentContext` (LLM, scorer, encoder, rng, phase clock) at
+Agents receive an :class:`AgentContext` (LLM, rng, phase clock, cross-run memory) at
 construction and return :class:`Action` objects; their memory exposes ``snapshot()``, and the
 memory of every text agent also ``query(question)`` (:class:`QueryableMemory`, for the lab's probes);
 a grid memory may state its ``current_belief()`` (:class:`BeliefMemory`, for the lab's grid probes).
@@ -9,6 +9,7 @@ a grid memory may state its ``current_belief()`` (:class:`BeliefMemory`, for the
 
 from __future__ import annotations
 
+import json
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator, P
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from lab.core.records import MemorySnapshot
+from lab.core.records import CrossRunEntry, MemorySnapshot
 
 if TYPE_CHECKING:
     from lab.core.env import EnvKind, Observation
@@ -137,6 +138,57 @@ class PhaseClock:
         return out
 
 
+def canonical(provenance: dict[str, Any]) -> str:
+    """The provenance as the text that entries are matched on (sorted keys, no spaces)."""
+    return json.dumps(provenance, sort_keys=True, separators=(",", ":"))
+
+
+@runtime_checkable
+class CrossRunMemory(Protocol):
+    """An agent's memory across runs (CLIN's meta-memory), kept by the lab in the run store.
+
+    Bound to one run: ``record`` writes an entry owned by this run (deleted and exported with it);
+    ``entries`` reads what *other* runs of the same agent recorded under exactly the same provenance.
+    """
+
+    readable: bool
+    """False where the run cannot read other runs (a sweep worker, away from the store): ``entries`` is
+    then empty, and what is recorded reaches the store with the run."""
+
+    def record(self, key: str, provenance: dict[str, Any], data: dict[str, Any]) -> None:
+        """Store this run's entry ``key``, replacing its previous version."""
+        ...
+
+    def entries(self, provenance: dict[str, Any]) -> list[CrossRunEntry]:
+        """The entries of other runs of this agent recorded under ``provenance``, oldest run first."""
+        ...
+
+
+class LocalCrossRunMemory:
+    """A :class:`CrossRunMemory` in a list: a detached run's (``readable=False``), or a test's."""
+
+    def __init__(self, entries: Iterable[CrossRunEntry] = (), run_id: str = "",
+                 readable: bool = True) -> None:
+        self.run_id, self.readable = run_id, readable
+        self.all: list[CrossRunEntry] = list(entries)
+        """Every entry: the given ones of other runs, then this run's own."""
+
+    @property
+    def recorded(self) -> list[CrossRunEntry]:
+        """The entries this run recorded."""
+        return [e for e in self.all if e.run_id == self.run_id]
+
+    def record(self, key: str, provenance: dict[str, Any], data: dict[str, Any]) -> None:
+        entry = CrossRunEntry(run_id=self.run_id, key=key, provenance=provenance, data=data)
+        self.all = [e for e in self.all if (e.run_id, e.key) != (self.run_id, key)] + [entry]
+
+    def entries(self, provenance: dict[str, Any]) -> list[CrossRunEntry]:
+        if not self.readable:
+            return []
+        wanted = canonical(provenance)
+        return [e for e in self.all if e.run_id != self.run_id and canonical(e.provenance) == wanted]
+
+
 @dataclass
 class AgentContext:
     """What the run loop hands an agent at construction."""
@@ -146,6 +198,8 @@ class AgentContext:
     rng: np.random.Generator
     seed: int
     clock: PhaseClock = field(default_factory=PhaseClock)
+    cross_run: CrossRunMemory | None = None
+    """The run's memory across runs in the run store (None: none, e.g. an agent built outside a run)."""
 
 
 @runtime_checkable

@@ -94,6 +94,19 @@ class Message(Record):
     content: str
 
 
+class LLMWait(Record):
+    """A wait of the retry policy (``lab.core.llm.retry``) after a failed attempt of an LLM call."""
+
+    attempt: int
+    """The failed attempt it followed (1-based)."""
+    error: str
+    """That attempt's error, one line, keys redacted."""
+    wait_s: float
+    """Seconds waited before the next attempt."""
+    retry_after: bool = False
+    """The provider's ``Retry-After`` header set the wait (otherwise: the jittered exponential backoff)."""
+
+
 class LLMCall(Record):
     """One call to a language model, enough to audit and replay it."""
 
@@ -115,6 +128,8 @@ class LLMCall(Record):
     """Why the call failed in the end (None when it succeeded, possibly after retries)."""
     retry_errors: list[str] = Field(default_factory=list)
     """The error of each failed attempt, in order (timeouts, rate limits, server errors...)."""
+    waits: list[LLMWait] = Field(default_factory=list)
+    """The waits between attempts, in order (empty in traces written before waits were recorded)."""
 
 
 class MemNode(Record):
@@ -350,3 +365,23 @@ class RunInfo(Record):
     versions: dict[str, str] = Field(default_factory=dict)
     """Package versions and ``git_sha`` at launch."""
     message: str = ""
+
+
+class CrossRunEntry(Record):
+    """One entry of an agent's memory across runs (CLIN: an episode's best trial, its meta-memory).
+
+    It belongs to the run that recorded it: the store deletes it with that run, and the run's JSONL export
+    carries it (one ``"type": "cross_run_memory"`` line each). A run reads only the entries that other runs
+    of its agent recorded under the same ``provenance``.
+    """
+
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    """The run that recorded it."""
+    key: str
+    """What it is about, unique within its run (CLIN: the episode key)."""
+    provenance: dict[str, Any] = Field(default_factory=dict)
+    """What produced it (CLIN: the LLM spec and the learning-relevant config); matched exactly."""
+    data: dict[str, Any] = Field(default_factory=dict)
+    """The agent's own content (CLIN: env id, objective, trial, score, learnings)."""
+    updated_at: str = ""

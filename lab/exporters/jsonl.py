@@ -1,5 +1,6 @@
-"""The canonical JSONL trace: export (a header line, then one line per step, keyframes inline) and
-import back into the store.
+"""The canonical JSONL trace: export (a header line, then one line per step, keyframes inline, then one
+line per cross-run memory entry the run recorded) and import back into the store. Traces written before
+cross-run memory lines existed import as they are (with no entries).
 
 Import validates the whole file before writing anything, then writes the run in one transaction
 (:meth:`RunStore.add_run`), so a malformed or foreign file imports nothing and the error names
@@ -7,7 +8,8 @@ its line. Validation also refuses what the records' schemas allow but the lab ca
 that could not name an export file, lone surrogates (``"\\ud800"``), integers past SQLite's 64 bits
 and NaN in the step columns, numbers past Python's 4300 digits, JSON nested past its recursion
 limit. An import of an export equals the original run: same id, creation time, config, versions,
-summary, steps and keyframes (only ``updated_at``, the time of the last write, is new).
+summary, steps, keyframes and cross-run memory entries (only ``updated_at``, the time of the last write,
+is new).
 """
 
 from __future__ import annotations
@@ -20,12 +22,16 @@ from typing import Any, Iterable, Iterator
 from pydantic import BaseModel, ValidationError
 
 from lab.core.errors import ConfigError
-from lab.core.records import SCHEMA_VERSION, RunInfo, RunSummary, Step
+from lab.core.records import SCHEMA_VERSION, CrossRunEntry, RunInfo, RunSummary, Step
 from lab.store import RunStore
 
 
+ENTRY = "cross_run_memory"
+"""The ``type`` of a cross-run memory entry's line."""
+
+
 def jsonl_lines(store: RunStore, run_id: str, batch: int = 500) -> Iterator[str]:
-    """The header line, then each step, reading the store in batches."""
+    """The header line, then each step (reading the store in batches), then each cross-run memory entry."""
     info = store.get_run(run_id)
     header = {"type": "header", "schema_version": SCHEMA_VERSION, "run": info.model_dump(mode="json")}
     yield json.dumps(header)
@@ -33,6 +39,8 @@ def jsonl_lines(store: RunStore, run_id: str, batch: int = 500) -> Iterator[str]
         for step in store.steps(run_id, start, start + batch, with_snapshots=True):
             yield json.dumps({"type": "step", **step.model_dump(mode="json", exclude_defaults=True),
                               "schema_version": step.schema_version})
+    for entry in store.cross_run_entries(run_id):
+        yield json.dumps({"type": ENTRY, **entry.model_dump(mode="json")})
 
 
 def _problem(err: ValidationError, what: str) -> str:
@@ -107,8 +115,7 @@ def _header(text: str) -> RunInfo:
     return info  # the seed's 64-bit bound is RunConfig's own
 
 
-def _step(text: str, line: int, expected: int) -> Step:
-    data = _record(text, line)
+def _step(data: dict[str, Any], line: int, expected: int) -> Step:
     if data.pop("type", None) != "step":
         raise ConfigError(f"line {line}: expected a step record (\"type\": \"step\")")
     step = _validate(Step, data, line, "step")
@@ -133,10 +140,21 @@ def _storable(step: Step, line: int) -> None:
             raise ConfigError(f"line {line}: step: field {what!r} is NaN (not a number)")
 
 
-def parse_jsonl(lines: Iterable[str]) -> tuple[RunInfo, list[Step]]:
-    """Validate a whole trace; the first problem raises a ``ConfigError`` naming its line."""
+def _entry(data: dict[str, Any], line: int, run_id: str) -> CrossRunEntry:
+    data.pop("type")
+    entry = _validate(CrossRunEntry, data, line, "cross-run memory entry")
+    if entry.run_id != run_id:
+        raise ConfigError(f"line {line}: cross-run memory entry of run {entry.run_id[:120]!r} in the trace "
+                          f"of run {run_id}: a run carries only the entries it recorded")
+    return entry
+
+
+def parse_jsonl(lines: Iterable[str]) -> tuple[RunInfo, list[Step], list[CrossRunEntry]]:
+    """Validate a whole trace (run, steps, cross-run memory entries); the first problem raises a
+    ``ConfigError`` naming its line."""
     info: RunInfo | None = None
     steps: list[Step] = []
+    entries: list[CrossRunEntry] = []
     for number, text in enumerate(lines, start=1):
         if not text.strip():
             continue
@@ -145,19 +163,23 @@ def parse_jsonl(lines: Iterable[str]) -> tuple[RunInfo, list[Step]]:
                 raise ConfigError(f"line {number}: the header must be the first line")
             info = _header(text)
         else:
-            steps.append(_step(text, number, len(steps)))
+            data = _record(text, number)
+            if data.get("type") == ENTRY:
+                entries.append(_entry(data, number, info.run_id))
+            else:
+                steps.append(_step(data, number, len(steps)))
     if info is None:
         raise ConfigError("the file is empty: expected a memlab trace (a header line, then one line per "
                           "step)")
     if info.n_steps != len(steps):
         raise ConfigError(f"the header says {info.n_steps} steps but the file has {len(steps)}: it is "
                           "truncated or was edited")
-    return info, steps
+    return info, steps, entries
 
 
 def import_jsonl(store: RunStore, lines: Iterable[str]) -> str:
     """Import a JSONL trace as a new run with its original id; all of it or nothing. Returns the run id."""
-    info, steps = parse_jsonl(lines)
+    info, steps, entries = parse_jsonl(lines)
     if store.has_run(info.run_id):
         raise ConfigError(f"run {info.run_id} is already in the store; delete it first to import this file "
                           "again")
@@ -167,4 +189,4 @@ def import_jsonl(store: RunStore, lines: Iterable[str]) -> str:
         summary = RunSummary(status=status, steps=len(steps),
                              message=info.message or "imported without a summary")
     return store.add_run(info.config, info.versions, steps, summary, run_id=info.run_id,
-                         created_at=info.created_at)
+                         created_at=info.created_at, cross_run=entries)

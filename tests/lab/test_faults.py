@@ -24,6 +24,9 @@ TIMEOUT_S = 2.0
 """``MEMLAB_LLM_TIMEOUT`` here: normal replies are instant (a wide margin on a busy machine)..."""
 SLOW_S = 30.0
 """...and a ``slow`` reply holds its answer this long (or until the test ends): far past the timeout."""
+BUDGET_S = 1.0
+"""``MEMLAB_LLM_RETRY_BUDGET`` here: transient failures are retried for a second (a slow attempt spends
+it all)."""
 
 
 class Script:
@@ -83,6 +86,8 @@ def server(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     monkeypatch.setenv("MEMLAB_LLM_BACKOFF", "0.01")
     monkeypatch.setenv("MEMLAB_LLM_RETRIES", "2")
+    monkeypatch.setenv("MEMLAB_LLM_RETRY_BUDGET", str(BUDGET_S))
+    monkeypatch.setenv("MEMLAB_LLM_MAX_WAIT", "0.05")
     monkeypatch.setenv("MEMLAB_LLM_TIMEOUT", str(TIMEOUT_S))
 
     def use(*answers: str) -> Script:
@@ -109,20 +114,23 @@ def test_transient_failures_are_retried_and_recorded(store: RunStore, server) ->
     assert first.tokens_in == 7
 
 
-@pytest.mark.parametrize("answers,error", [
-    (("forward", "500"), "Error code: 500"),
-    (("forward", "429"), "Error code: 429"),
-    (("forward", "slow"), "TimeoutError"),
-    (("forward", "garbage"), "failed after 3 attempts"),
+@pytest.mark.parametrize("answers,error,ended", [
+    (("forward", "500"), "Error code: 500", "retry budget of 1 s"),
+    (("forward", "429"), "Error code: 429", "retry budget of 1 s"),
+    (("forward", "slow"), "TimeoutError", "failed after 1 attempt in "),  # the attempt spent the budget
+    (("forward", "garbage"), "", "failed after 3 attempts"),  # not transient: MEMLAB_LLM_RETRIES applies
 ])
-def test_persistent_failures_end_the_run_and_keep_every_step(store: RunStore, server, answers, error) -> None:
+def test_persistent_failures_end_the_run_and_keep_every_step(store: RunStore, server, answers, error,
+                                                             ended) -> None:
     server(*answers)
     info = run(store, steps=5)
-    assert info.status == "error" and error in info.message
+    assert info.status == "error" and error in info.message and ended in info.message
+    assert len(info.message.splitlines()) == 1
     steps = store.steps(info.run_id)
     assert [s.action for s in steps] == ["forward", ""]
     failed = steps[-1].llm_calls[0]
-    assert failed.attempts == 3 and failed.error and len(failed.retry_errors) == 3
+    assert failed.error and len(failed.retry_errors) == failed.attempts == len(failed.waits) + 1
+    assert failed.attempts == 3 if "garbage" in answers else failed.attempts >= 1
 
 
 def test_connection_refused(store: RunStore, server, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,8 +139,9 @@ def test_connection_refused(store: RunStore, server, monkeypatch: pytest.MonkeyP
         closed_port = s.getsockname()[1]
     monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{closed_port}/v1")
     info = run(store)
-    assert info.status == "error" and "ConnectionError" in info.message
-    assert store.steps(info.run_id)[-1].llm_calls[0].attempts == 3
+    assert info.status == "error" and "ConnectionError" in info.message and "retry budget" in info.message
+    failed = store.steps(info.run_id)[-1].llm_calls[0]
+    assert failed.attempts > 3 and len(failed.waits) == failed.attempts - 1  # retried until the budget
 
 
 def test_api_keys_never_reach_the_store_or_exports(store: RunStore, server, tmp_path: Path) -> None:

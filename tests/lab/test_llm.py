@@ -31,6 +31,16 @@ class Flaky(FakeListChatModel):
         return super()._call(*args, **kwargs)
 
 
+class Garbled(Flaky):
+    """Fails with an error neither transient nor a client error's: retried ``max_retries`` times only."""
+
+    def _call(self, *args, **kwargs):
+        try:
+            return super()._call(*args, **kwargs)
+        except ConnectionError:
+            raise ValueError("unreadable reply") from None
+
+
 def test_chat_records_messages_response_and_tokens() -> None:
     llm = LLM(GenericFakeChatModel(messages=iter([AIMessage(content="open fridge",
               usage_metadata={"input_tokens": 11, "output_tokens": 2, "total_tokens": 13})])), "fake")
@@ -76,11 +86,14 @@ def test_failures_are_retried_then_recorded() -> None:
     llm = LLM(Flaky(responses=["look"], failures=2), "fake", max_retries=3, backoff_s=0.001)
     assert llm.chat([("user", "x")], purpose="act") == "look"
     assert llm.take_calls()[0].attempts == 3
-    broken = LLM(Flaky(responses=["look"], failures=10), "fake", max_retries=2, backoff_s=0.001)
-    with pytest.raises(LLMError, match="failed after 3 attempts: ConnectionError: connection refused"):
+    broken = LLM(Garbled(responses=["look"], failures=10), "fake", max_retries=2, backoff_s=0.001)
+    with pytest.raises(LLMError, match="failed after 3 attempts: ValueError: unreadable reply"):
         broken.chat([("user", "x")], purpose="act")
     (call,) = broken.take_calls()
-    assert call.error.startswith("ConnectionError") and call.attempts == 3
+    assert call.error.startswith("ValueError") and call.attempts == 3 and len(call.waits) == 2
+    refused = LLM(Flaky(responses=["look"], failures=10), "fake", max_retries=2, backoff_s=0.0001)
+    assert refused.chat([("user", "x")], purpose="act") == "look"  # transient: retried within the budget
+    assert refused.take_calls()[0].attempts == 11
 
 
 def test_replay_answers_in_recorded_order_and_detects_divergence() -> None:

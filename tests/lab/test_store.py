@@ -15,7 +15,10 @@ import pytest
 
 from lab.core import memory as memlib
 from lab.core.errors import RunNotFoundError, SchemaVersionError, StoreError
-from lab.core.records import MemNode, MemorySnapshot, ObservationRecord, RunConfig, RunSummary, Step
+from lab.core.records import (
+    CrossRunEntry, MemNode, MemorySnapshot, ObservationRecord, RunConfig, RunSummary, Step,
+)
+from lab import store as storelib
 from lab.store import RunStore
 
 from tests.conftest import ROOT
@@ -78,6 +81,50 @@ def test_list_filters_and_delete(store: RunStore) -> None:
     store.delete_run(b)
     assert [r.run_id for r in store.list_runs()] == [a]
     assert store._db().execute("SELECT count(*) FROM steps").fetchone()[0] == 0
+
+
+def test_cross_run_memory_is_owned_by_its_run(store: RunStore) -> None:
+    a = store.create_run(RunConfig(env_id="tw-cooking", agent_id="clin"))
+    b = store.create_run(RunConfig(env_id="tw-cooking", agent_id="clin"))
+    other = store.create_run(RunConfig(env_id="tw-cooking", agent_id="random"))
+    mine = {"llm": "x", "config": {"k": 1, "j": [0.5]}}
+    for run_id in (a, b, other):
+        store.cross_run_memory(run_id).record("e1", mine, {"score": 1})
+    same = {"config": {"j": [0.5], "k": 1}, "llm": "x"}  # the same provenance, keys in another order
+    store.cross_run_memory(a).record("e1", same, {"score": 2})  # replaces a's entry
+    store.cross_run_memory(a).record("e2", {"llm": "y"}, {"score": 3})
+    view = store.cross_run_memory(b)
+    assert [(e.run_id, e.key, e.data) for e in view.entries(mine)] == [(a, "e1", {"score": 2})]
+    assert [e.key for e in store.cross_run_entries(a)] == ["e1", "e2"]
+    store.delete_run(a)
+    assert view.entries(mine) == [] and [e.run_id for e in store.find_entries("clin", mine)] == [b]
+
+
+def test_a_store_made_before_cross_run_memory_is_migrated(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "runs.sqlite"
+    monkeypatch.setattr(storelib, "MIGRATIONS", [storelib.m001_initial])
+    old = RunStore(path)
+    run_id = old.create_run(RunConfig(env_id="tw-cooking", agent_id="clin"))
+    old.append_steps(run_id, make_steps(2))
+    old.close()
+    raw = sqlite3.connect(path)
+    tables = {n for (n,) in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "cross_run_memory" not in tables
+    raw.close()
+    monkeypatch.undo()
+
+    store = RunStore(path)
+    applied = [n for (n,) in store._db().execute("SELECT name FROM migrations ORDER BY name")]
+    assert applied == ["m001_initial", "m002_cross_run_memory"]
+    assert store.n_steps(run_id) == 2 and store.cross_run_entries(run_id) == []
+    store.put_entry(CrossRunEntry(run_id=run_id, key="e", provenance={"llm": "x"}, data={"n": 1}))
+    assert [e.data for e in store.find_entries("clin", {"llm": "x"})] == [{"n": 1}]
+    store.close()
+    again = RunStore(path)  # applied once: opening again changes nothing
+    assert [e.key for e in again.cross_run_entries(run_id)] == ["e"]
+    again._db().execute("DELETE FROM runs WHERE run_id=?", (run_id,))  # the foreign key cascades too
+    assert again._db().execute("SELECT COUNT(*) FROM cross_run_memory").fetchone() == (0,)
 
 
 def test_newer_schema_is_refused(store: RunStore) -> None:

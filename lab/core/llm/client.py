@@ -1,32 +1,30 @@
 """The recording LLM client: every model call of every agent goes through here.
 
-It wraps any langchain-core ``BaseChatModel``, retries failures with backoff, and records
-each call (messages, response, tokens, latency, error) as an :class:`LLMCall` that the run
-loop stores in the step. ``choose`` picks one of several options: by log-likelihood on
+It wraps any langchain-core ``BaseChatModel``, retries failures by the policy of
+:mod:`lab.core.llm.retry` (``Retry-After``, jittered backoff, a time budget per call), and records
+each call (messages, response, tokens, latency, error, every wait) as an :class:`LLMCall` that the
+run loop stores in the step. ``choose`` picks one of several options: by log-likelihood on
 models that can score (the embedded model), by generation + matching on the others.
 """
 
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 import os
+import random
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from lab.core.errors import LabError, LLMError
-from lab.core.records import LLMCall, Message
-
-RETRIES_VAR, BACKOFF_VAR = "MEMLAB_LLM_RETRIES", "MEMLAB_LLM_BACKOFF"
-"""Environment overrides of the retry policy: retries after the first attempt (``DEFAULT_RETRIES``), first
-backoff in s (``DEFAULT_BACKOFF_S``, doubling each retry)."""
-
-DEFAULT_RETRIES, DEFAULT_BACKOFF_S = 3, 1.0
+from lab.core.llm.retry import BUDGET_VAR, RetryPolicy, http_status, retry_after_s, verdict
+from lab.core.records import LLMCall, LLMWait, Message
 
 Messages = Sequence[BaseMessage | tuple[str, str]]
 
@@ -121,16 +119,20 @@ class LLM:
     """A chat model plus a call log drained by the run loop after each step."""
 
     def __init__(self, model: BaseChatModel, spec: str, max_retries: int | None = None,
-                 backoff_s: float | None = None, sleep: Callable[[float], None] | None = None) -> None:
+                 backoff_s: float | None = None, sleep: Callable[[float], None] | None = None, *,
+                 policy: RetryPolicy | None = None, clock: Callable[[], float] | None = None,
+                 rng: random.Random | None = None) -> None:
         self.model = model
         self.spec = spec
-        if max_retries is None:
-            max_retries = int(os.environ.get(RETRIES_VAR, DEFAULT_RETRIES))
-        if backoff_s is None:
-            backoff_s = float(os.environ.get(BACKOFF_VAR, DEFAULT_BACKOFF_S))
-        self.max_retries, self.backoff_s = max_retries, backoff_s
+        self.policy = policy or RetryPolicy.from_env(retries=max_retries, backoff_s=backoff_s)
+        """How calls are retried (``lab.core.llm.retry``): the environment's, unless ``policy`` is given;
+        ``max_retries`` and ``backoff_s`` override its ``retries`` and ``backoff_s``."""
         self.sleep = sleep
-        """Waits between attempts (default ``time.sleep``; tests pass a fake clock)."""
+        """Waits between attempts (default ``time.sleep``; tests pass a fake clock)..."""
+        self.clock = clock
+        """...and this measures the retry budget (default ``time.monotonic``)."""
+        self.rng = rng or random.Random()
+        """Draws the backoff's jitter (its own generator: the run's seeded ones are not disturbed)."""
         self.calls: list[LLMCall] = []
 
     @property
@@ -156,23 +158,43 @@ class LLM:
         return out
 
     def _retrying(self, fn: Any, record: LLMCall) -> Any:
-        delay = self.backoff_s
-        for attempt in range(1, self.max_retries + 2):
+        """``fn()``, retried by the policy; each wait is recorded, and an ``LLMError`` ends the call."""
+        clock, policy = self.clock or time.monotonic, self.policy
+        started, latency_start = clock(), time.perf_counter()
+        for attempt in itertools.count(1):
             record.attempts = attempt
             try:
                 return fn()
             except LabError:  # our own errors (a diverged replay) are final
                 raise
-            except Exception as err:  # providers raise many types; each is recorded, then retried
+            except Exception as err:  # providers raise many types; each is recorded, then maybe retried
                 record.error = error_line(err)
                 record.retry_errors.append(record.error)
-                if attempt > self.max_retries:
-                    self.calls.append(record)
-                    raise LLMError(f"LLM call '{record.purpose}' failed after {attempt} attempts: "
-                                   f"{record.error}") from None
-                (self.sleep or time.sleep)(delay)
-                delay *= 2
+                kind = verdict(err)
+                tried = f"after {attempt} attempt{'s' if attempt > 1 else ''}"
+                if kind == "final":
+                    self._fail(record, latency_start, f"failed (HTTP {http_status(err)}, not retried)")
+                if kind == "other" and attempt > policy.retries:
+                    self._fail(record, latency_start, f"failed {tried}")
+                hinted = retry_after_s(err) or 0.0  # zero or a date past: the server sets no wait
+                told = hinted > 0
+                wait = hinted if told else policy.backoff(attempt, self.rng)
+                elapsed = clock() - started
+                if elapsed + wait > policy.budget_s:
+                    source = ", Retry-After" if told else ""
+                    self._fail(record, latency_start, f"failed {tried} in {elapsed:.1f} s: the next wait "
+                               f"({wait:.1f} s{source}) would overrun its retry budget of "
+                               f"{policy.budget_s:g} s ({BUDGET_VAR})")
+                record.waits.append(LLMWait(attempt=attempt, error=record.error, wait_s=wait,
+                                            retry_after=told))
+                (self.sleep or time.sleep)(wait)
         raise AssertionError("unreachable")
+
+    def _fail(self, record: LLMCall, latency_start: float, how: str) -> NoReturn:
+        """Record the failed call and end it with a one-line ``LLMError``."""
+        record.latency_s = time.perf_counter() - latency_start
+        self.calls.append(record)
+        raise LLMError(f"LLM call '{record.purpose}' {how}: {record.error}") from None
 
     def chat(self, messages: Messages, purpose: str, stop: list[str] | None = None) -> str:
         """Generate a reply; the call is recorded whatever happens."""

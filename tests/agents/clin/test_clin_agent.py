@@ -11,11 +11,13 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from agents.clin import ClinAgent, ClinConfig
 from agents.clin.memory import Learning, TrialRecord
-from agents.clin.meta import MetaMemoryStore, episode_key
+from agents.clin.meta import entry_data, episode_key, provenance
 from agents.clin.protocol import early_stop_reason, parse_reply
 from lab.core.env import Observation
 from lab.core.llm import LLM
-from lab.core.protocols import AgentContext, Task, TrialOutcome, Transition
+from lab.core.protocols import AgentContext, LocalCrossRunMemory, Task, TrialOutcome, Transition
+from lab.core.records import CrossRunEntry, RunConfig
+from lab.runner import prepare
 
 ADMISSIBLE = ["examine cookbook", "look", "open fridge", "take milk from fridge"]
 
@@ -40,17 +42,25 @@ class ScoringFake(FakeListChatModel):
         return [1.0 if self.favourite in o else 0.0 for o in options]
 
 
-def make_agent(responses: list[str], tmp_path: Path, model=None, **config) -> tuple[ClinAgent, LLM]:
+def make_agent(
+    responses: list[str], tmp_path: Path, model=None, store: LocalCrossRunMemory | None = None, **config
+) -> tuple[ClinAgent, LLM]:
     llm = LLM(model or FakeListChatModel(responses=responses), "fake")
-    ctx = AgentContext(llm=llm, rng=np.random.default_rng(0), seed=0)
-    agent = ClinAgent(
-        ClinConfig(**config),
-        ctx,
-        encoder=OverlapEncoder(),
-        meta_store=MetaMemoryStore(tmp_path / "meta.json"),
-    )
+    cross_run = store if store is not None else LocalCrossRunMemory(run_id="this")
+    ctx = AgentContext(llm=llm, rng=np.random.default_rng(0), seed=0, cross_run=cross_run)
+    agent = ClinAgent(ClinConfig(**config), ctx, encoder=OverlapEncoder())
     agent.reset(Task(env_id="tw-cooking", env_kind="text", objective="Cook and eat the meal."))
     return agent, llm
+
+
+def earlier(run_id: str, key: str, env_id: str, record: TrialRecord, **config) -> CrossRunEntry:
+    """An entry another run recorded with the fake LLM and ``config``."""
+    return CrossRunEntry(
+        run_id=run_id,
+        key=key,
+        provenance=provenance("fake", ClinConfig(**config)),
+        data=entry_data(env_id, "x", record),
+    )
 
 
 def obs(text: str = "You are in a kitchen.", reward: float = 0.0, score: float = 0.0) -> Observation:
@@ -171,7 +181,7 @@ def test_deterministic_learning_carries_into_the_next_trial_prompt(tmp_path: Pat
     assert (
         "1. take milk from fridge may be necessary to complete the task" in llm.calls[-1].messages[1].content
     )
-    assert not (tmp_path / "meta.json").exists()
+    assert agent.ctx.cross_run.recorded == []
 
 
 def test_the_llm_generator_rewrites_the_memory_and_survives_garbage(tmp_path: Path) -> None:
@@ -201,18 +211,18 @@ def test_the_llm_generator_rewrites_the_memory_and_survives_garbage(tmp_path: Pa
     agent.end_trial(TrialOutcome(trial=1, steps=1, score=0.0, max_score=2.0, won=False, lost=False))
     assert "EPISODE: 0\nLEARNINGS:\n1. open fridge should be necessary" in llm.calls[-1].messages[2].content
     assert len(agent.clin.learnings) == 2 and "no learning could be parsed" in agent.clin.trials[1].note
-    stored = MetaMemoryStore(tmp_path / "meta.json").load()
-    assert len(stored) == 1 and next(iter(stored.values()))["trial"] == 1  # ties keep the later trial
+    stored = agent.ctx.cross_run.recorded
+    assert len(stored) == 1 and stored[0].data["trial"] == 1  # ties keep the later trial
+    assert stored[0].run_id == "this" and stored[0].provenance == agent.provenance
 
 
 def test_gen_env_seeds_trial_zero_with_the_meta_memory_of_other_episodes(tmp_path: Path) -> None:
-    store = MetaMemoryStore(tmp_path / "meta.json")
     shared = Learning("prepare meal", "necessary", "may", "eat meal", 2)
-    for i, family in enumerate(["tw-cooking", "tw-cooking", "tw-treasure"]):
-        store.record(
+    entries = [
+        earlier(
+            f"run-{i}",
             f"episode-{i}",
             family,
-            "x",
             TrialRecord(
                 2,
                 50.0,
@@ -220,16 +230,25 @@ def test_gen_env_seeds_trial_zero_with_the_meta_memory_of_other_episodes(tmp_pat
                 False,
                 [shared, Learning(f"take thing {i}", "necessary", "may", "complete the task", 2)],
             ),
+            generator="deterministic",
         )
+        for i, family in enumerate(["tw-cooking", "tw-cooking", "tw-treasure"])
+    ]
     current = episode_key("tw-cooking", obs().text)
-    store.record(
-        current, "tw-cooking", "x", TrialRecord(0, 100.0, 5, True, [Learning("own", "necessary", "may", "x")])
-    )
+    own = TrialRecord(0, 100.0, 5, True, [Learning("own", "necessary", "may", "x")])
+    entries.append(earlier("run-3", current, "tw-cooking", own, generator="deterministic"))
     agent, llm = make_agent(
-        ["none $$$ a ### open fridge"], tmp_path, mode="gen-env", generator="deterministic"
+        ["none $$$ a ### open fridge"],
+        tmp_path,
+        store=LocalCrossRunMemory(entries, run_id="this"),
+        mode="gen-env",
+        generator="deterministic",
     )
     action = agent.act(obs())
-    assert action.thoughts["meta_memory"] == {"episodes": 2, "learnings": 3}
+    note = action.thoughts["meta_memory"]
+    assert (note["episodes"], note["learnings"]) == (2, 3) and "unavailable" not in note
+    sources = [(s["run_id"], s["episode"]) for s in note["sources"]]
+    assert sources == [("run-0", "episode-0"), ("run-1", "episode-1")]
     texts = [x.text() for x in agent.clin.learnings]
     assert (
         texts[0] == "prepare meal should be necessary to eat meal"
@@ -237,25 +256,68 @@ def test_gen_env_seeds_trial_zero_with_the_meta_memory_of_other_episodes(tmp_pat
     )
     assert "take thing 2 may be necessary to complete the task" not in texts  # another family
     assert "learnings from other worlds where you did the same task" in llm.calls[0].messages[1].content
-    assert {r.attrs["status"] for r in agent.memory.snapshot().records if r.kind == "learning"} == {"seeded"}
+    records = agent.memory.snapshot().records
+    assert {r.attrs["status"] for r in records if r.kind == "learning"} == {"seeded"}
+    assert [r.attrs["run_id"] for r in records if r.kind == "meta-source"] == ["run-0", "run-1"]
+
+
+def test_gen_env_ignores_entries_of_another_provenance_and_takes_each_episode_s_best(tmp_path: Path) -> None:
+    def record(score: float, cause: str) -> TrialRecord:
+        return TrialRecord(1, score, 3, False, [Learning(cause, "necessary", "may", "win")])
+
+    entries = [
+        earlier("a", "e1", "tw-cooking", record(100.0, "llm generator"), generator="llm"),
+        earlier("b", "e1", "tw-cooking", record(20.0, "weak"), generator="deterministic"),
+        earlier("c", "e1", "tw-cooking", record(60.0, "strong"), generator="deterministic"),
+        earlier("d", "e1", "tw-cooking", record(60.0, "strong later"), generator="deterministic"),
+        earlier(
+            "e", "e2", "tw-cooking", record(100.0, "other actor"), generator="deterministic", decision="score"
+        ),
+        # the bookkeeping switches are not provenance
+        earlier("f", "e3", "tw-cooking", record(10.0, "from adapt"), generator="deterministic", mode="adapt",
+                record_meta_memory=True, max_meta_learnings=3),
+    ]
+    agent, _ = make_agent(
+        ["none $$$ a ### open fridge"],
+        tmp_path,
+        store=LocalCrossRunMemory(entries, run_id="this"),
+        mode="gen-env",
+        generator="deterministic",
+        record_meta_memory=False,
+    )
+    action = agent.act(obs())
+    assert [s["run_id"] for s in action.thoughts["meta_memory"]["sources"]] == ["d", "f"]
+    assert {x.cause for x in agent.clin.learnings} == {"strong later", "from adapt"}
+
+
+def test_a_run_that_cannot_read_the_store_says_it_was_not_seeded(tmp_path: Path) -> None:
+    won = TrialRecord(1, 100.0, 3, True, [Learning("x", "necessary", "may", "y")])
+    entry = earlier("a", "e1", "tw-cooking", won, generator="deterministic")
+    agent, _ = make_agent(
+        ["none $$$ a ### open fridge"],
+        tmp_path,
+        store=LocalCrossRunMemory([entry], run_id="this", readable=False),
+        mode="gen-env",
+        generator="deterministic",
+    )
+    note = agent.act(obs()).thoughts["meta_memory"]
+    assert note["episodes"] == 0 and note["unavailable"] and agent.clin.learnings == []
 
 
 def test_gen_task_uses_other_families_only(tmp_path: Path) -> None:
-    store = MetaMemoryStore(tmp_path / "meta.json")
-    store.record(
-        "a",
-        "tw-treasure",
-        "x",
-        TrialRecord(1, 100.0, 3, True, [Learning("go east", "necessary", "may", "find it")]),
-    )
-    store.record(
-        "b",
-        "tw-cooking",
-        "x",
-        TrialRecord(1, 100.0, 3, True, [Learning("eat meal", "necessary", "may", "win")]),
-    )
+    def won(cause: str, effect: str) -> TrialRecord:
+        return TrialRecord(1, 100.0, 3, True, [Learning(cause, "necessary", "may", effect)])
+
+    entries = [
+        earlier("r1", "a", "tw-treasure", won("go east", "find it"), generator="deterministic"),
+        earlier("r2", "b", "tw-cooking", won("eat meal", "win"), generator="deterministic"),
+    ]
     agent, _ = make_agent(
-        ["none $$$ a ### open fridge"], tmp_path, mode="gen-task", generator="deterministic"
+        ["none $$$ a ### open fridge"],
+        tmp_path,
+        store=LocalCrossRunMemory(entries, run_id="this"),
+        mode="gen-task",
+        generator="deterministic",
     )
     agent.act(obs())
     assert [x.text() for x in agent.clin.learnings] == ["go east may be necessary to find it"]
@@ -341,3 +403,12 @@ def test_the_history_replays_the_actor_s_own_replies_verbatim(tmp_path: Path) ->
         second[-1],
     ]
     assert agent.trace[0].rationale == "The milk should be in the fridge, so I open it first."
+
+
+def test_a_stored_config_with_the_retired_meta_memory_file_still_loads() -> None:
+    old = {"meta_memory_file": "meta_memory.json"}
+    assert "meta_memory_file" not in ClinConfig.model_validate(old).model_dump()
+    prepared = prepare(RunConfig(env_id="tw-cooking", agent_id="clin", llm="fake:x", agent_config=old))
+    assert "meta_memory_file" not in prepared.config.agent_config
+    with pytest.raises(ValueError):
+        ClinConfig.model_validate({"meta_memory_files": "typo"})  # other unknown keys stay errors
