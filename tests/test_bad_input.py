@@ -265,6 +265,7 @@ RULES: dict[str, Rule] = {
         valid={"schemas": st.lists(st.text("abc-6x8", min_size=1, max_size=8), min_size=1, max_size=3)
                | st.lists(st.text("abc-6x8", min_size=1, max_size=8), min_size=1, max_size=3).map(",".join)},
         broken={"schemas": lambda m, o: st.sampled_from(["", ",", " , "])}),
+    "ClinConfig": Rule(frozenset({"drop_retired"})),  # drops the retired meta_memory_file key: no field it bounds
 }
 """Keyed by model class name."""
 def rule(model: type[BaseModel]) -> Rule:
