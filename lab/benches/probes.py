@@ -132,11 +132,14 @@ class RunProbes:
     agree: float | None = None
     steps: int = 0
     status: str = ""
+    message: str = ""
+    wall_s: float = 0.0
 
 
 def collect(variant: Variant, game: Game, seed: int, info: Any, steps: list[Step]) -> RunProbes:
     run = RunProbes(variant.label, game.label, seed, info.config.probe_llm != "none", steps=len(steps),
-                    status=info.status)
+                    status=info.status, message=info.message,
+                    wall_s=info.summary.wall_s if info.summary else 0.0)
     for step in steps:
         run.probe_s += step.timings.probe_s
         for result in step.probes.results if step.probes else []:
@@ -316,17 +319,22 @@ def report(runs: list[RunProbes], args: argparse.Namespace, command: str, wall_s
     part2 = [r for r in runs if _written(r.variant)]
     counts = defaultdict(int)
     for run in runs:
-        counts[run.variant] += 1
-    failed = [f"{r.variant} on {r.game} seed {r.seed}: {r.status}" for r in runs if r.status != "finished"]
+        counts[run.variant] += run.status == "finished"
+    why: dict[tuple[str, str], list[RunProbes]] = defaultdict(list)
+    for r in runs:
+        if r.status != "finished":
+            why[(r.game, f"{r.status}: {r.message}")].append(r)
+    failed = [f"{game}, {len(rs)} run(s) ({message})" for (game, message), rs in why.items()]
     body = [
-        f"Run: `{command}` ({wall_s / 60:.0f} min). {__doc__.split(chr(10) + chr(10))[1]}",
+        f"Run: `{command}` ({wall_s / 60:.0f} min this invocation, which reuses finished runs from the store; "
+        f"the runs took {sum(r.wall_s for r in runs) / 60:.0f} min). {__doc__.split(chr(10) + chr(10))[1]}",
         "Probes every %d steps and at the trial's end, %d per family; memories keep their default prompt "
         "budgets (AriGraph's family: 6,000 characters per section; full-history: 24,000); the embedded model "
         "answers from the memory text's last 24,000 characters. Cells: mean ± 95%% Student-t interval over "
         "runs (one run per game and seed), n = runs with such probes; a run's value is its share over its "
         "probes." % (args.probe_every, args.per_family),
         scope(args),
-        "Runs per memory: " + ", ".join(f"{v} {n}" for v, n in counts.items()) + ". Runs that did not finish: "
+        "Finished runs per memory: " + ", ".join(f"{v} {n}" for v, n in counts.items()) + ". Runs that did not finish: "
         + ("; ".join(failed) if failed else "none") + ".",
         "## Part 1: memories no LLM writes, the whole trajectory",
         "### Evidence rate: a true answer can be read from the memory's text", family_table(part1, "evidence", FAMILIES),
