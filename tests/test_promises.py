@@ -351,8 +351,8 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
             return method(*args, **kwargs)
         return spying
 
-    def build(prepared: Any, llm: Any) -> Any:
-        agent = real_build(prepared, llm)
+    def build(prepared: Any, llm: Any, *rest: Any) -> Any:
+        agent = real_build(prepared, llm, *rest)
         for name in ("reset", "act", "observe", "end_trial"):
             setattr(agent, name, wrap(name, getattr(agent, name)))
         return agent

@@ -120,8 +120,8 @@ class Spy:
                                                   "query": []}
         real = runner.build_agent
 
-        def build(prepared: Any, llm: Any) -> Any:
-            self.agent = real(prepared, llm)
+        def build(prepared: Any, llm: Any, *rest: Any) -> Any:
+            self.agent = real(prepared, llm, *rest)
             for name in ("reset", "act", "observe", "end_trial"):
                 setattr(self.agent, name, self.wrap(name, getattr(self.agent, name)))
             return self.agent
