@@ -8,7 +8,9 @@ Chromium (``make browser`` installs it) and captures each page:
 * ``run.png``: the Run page watching a full-history run (embedded LLM) while it runs;
 * ``explore.png``: a MiniGrid run with a graph memory (``lab.views.demo``: frame, graph, records);
 * ``explore-llm.png``: a full-history run in TextWorld (rooms map, thoughts, the LLM's context window);
-* ``compare.png``: full-history (embedded LLM) vs random on the same MiniGrid layout and seed.
+* ``compare.png``: full-history (embedded LLM) vs random on the same MiniGrid layout and seed;
+* ``probes.png``: the probes panel of an AriGraph run (embedded LLM) on the forced walkthrough of a
+  tw-cooking game: the step's questions, where the memory's text shows each answer, the model's answers.
 
 Usage: ``.venv/bin/python scripts/screenshots.py [--out assets/screenshots] [--llm-steps 6]``
 """
@@ -36,6 +38,7 @@ TALL = {"width": 1440, "height": 1800}
 def record(home: Path, llm_steps: int) -> dict[str, str]:
     """The runs the screenshots show."""
     os.environ["MEMLAB_HOME"] = str(home)
+    from agents.arigraph.config import EMBEDDED_PRESET
     from lab.core.records import RunConfig
     from lab.runner import execute
     from lab.store import RunStore
@@ -50,6 +53,11 @@ def record(home: Path, llm_steps: int) -> dict[str, str]:
                      max_steps=llm_steps, label="screenshots")
     runs["grid-llm"] = execute(grid, store).run_id
     runs["random"] = execute(grid.model_copy(update={"agent_id": "random", "llm": "none"}), store).run_id
+    probed = RunConfig(env_id="tw-cooking", env_options={"recipe": 2, "take": 2, "go": 6, "open": True},
+                       agent_id="arigraph", agent_config={**EMBEDDED_PRESET}, llm="embedded", seed=1,
+                       max_steps=10, policy="walkthrough+explore", probe_every=5, probes_per_family=1,
+                       label="screenshots")
+    runs["probed"] = execute(probed, store).run_id
     for seed in (1, 2):
         execute(RunConfig(env_id="minigrid:MiniGrid-DoorKey-8x8-v0", agent_id="random", seed=seed,
                           max_steps=60, label="screenshots"), store)
@@ -97,6 +105,12 @@ def shoot(url: str, runs: dict[str, str], out: Path) -> None:
         settle(page, f"rendered step {last}")
         page.get_by_text("Thoughts", exact=True).first.scroll_into_view_if_needed()
         page.screenshot(path=out / "explore-llm.png")
+        at = max(s.index for s in RunStore().steps(runs["probed"]) if s.probes)
+        page.goto(f"{url}/explore?run={runs['probed']}&step={at}")
+        settle(page, f"rendered step {at}")
+        page.get_by_text("Probes: what the memory knows (ground truth)", exact=True).first.scroll_into_view_if_needed()
+        page.wait_for_timeout(1000)
+        page.screenshot(path=out / "probes.png")
         page.goto(f"{url}/compare?runs={runs['grid-llm']},{runs['random']}&step=2")
         settle(page, "rendered step 2")
         page.screenshot(path=out / "compare.png")
