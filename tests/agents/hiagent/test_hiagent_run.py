@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
@@ -23,21 +25,25 @@ REPLIES = [
 ]
 
 
-def test_hiagent_plays_a_real_game_with_subgoal_chunks(games_store: RunStore) -> None:
+WON_BY = ["examine cookbook", "take cilantro from fridge", "prepare meal", "eat meal"]
+
+
+def play(games_store: RunStore, replies: list[str]) -> tuple[Any, list[Any]]:
+    """A real tw-cooking run of HiAgent on scripted replies; it must win by :data:`WON_BY`."""
     info = execute(
         RunConfig(env_id="tw-cooking", agent_id="hiagent", llm="fake:x", max_steps=8, probe_every=0),
         games_store,
-        chat_model=FakeListChatModel(responses=REPLIES),
+        chat_model=FakeListChatModel(responses=replies),
     )
     assert info.status == "finished", info.message
     assert info.summary.won and info.summary.env_steps == 4
     steps = games_store.steps(info.run_id, with_snapshots=True)
-    assert [s.action for s in steps] == [
-        "examine cookbook",
-        "take cilantro from fridge",
-        "prepare meal",
-        "eat meal",
-    ]
+    assert [s.action for s in steps] == WON_BY
+    return info, steps
+
+
+def test_hiagent_plays_a_real_game_with_subgoal_chunks(games_store: RunStore) -> None:
+    info, steps = play(games_store, REPLIES)
     assert [[c.purpose for c in s.llm_calls] for s in steps] == [
         ["act"],
         ["act", "summarize", "act"],
@@ -73,20 +79,7 @@ MARKDOWN_REPLIES = [  # as strong chat models write: preambles, markdown, turns 
 
 
 def test_hiagent_plays_the_first_action_of_markdown_replies_in_a_real_game(games_store: RunStore) -> None:
-    info = execute(
-        RunConfig(env_id="tw-cooking", agent_id="hiagent", llm="fake:x", max_steps=8, probe_every=0),
-        games_store,
-        chat_model=FakeListChatModel(responses=MARKDOWN_REPLIES),
-    )
-    assert info.status == "finished", info.message
-    assert info.summary.won and info.summary.env_steps == 4
-    steps = games_store.steps(info.run_id, with_snapshots=True)
-    assert [s.action for s in steps] == [
-        "examine cookbook",
-        "take cilantro from fridge",
-        "prepare meal",
-        "eat meal",
-    ]
+    info, steps = play(games_store, MARKDOWN_REPLIES)
     assert (
         "1 Subgoal: Read the recipe.\nObservation: The recipe needs the cilantro; subgoal met.\n"
         "2 Subgoal: Get the cilantro.\nAction: take cilantro from fridge"
