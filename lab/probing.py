@@ -29,6 +29,7 @@ from lab.core.env import Observation
 from lab.core.errors import LLMError
 from lab.core.llm import LLM, build, match_option
 from lab.core.llm.replay import PROBE_PURPOSE, ReplayChatModel
+from lab.core.llm.sampling import Sampling
 from lab.core.prompts import render
 from lab.core.protocols import Memory, QueryableMemory
 from lab.core.records import Probe, ProbeReport, ProbeResult, RunConfig
@@ -36,6 +37,8 @@ from lab.evidence import Reader, Reading, read
 from lab.probes import UNKNOWN, ProbeGenerator
 
 PURPOSE = PROBE_PURPOSE
+PROBE_SAMPLING = Sampling(temperature=0.0)
+"""The probes' reader answers at temperature 0: one reading of the memory, not a sample (lab choice)."""
 MAX_TEXT_CHARS = 24_000
 """The memory text shown to the LLM keeps its last this-many characters (about 6k tokens: the embedded
 model's context is 8k)."""
@@ -115,7 +118,7 @@ def probe_llm(config: RunConfig, llm: LLM | None, store: Any = None) -> LLM | No
         model = build(spec, store)
     else:
         model = llm.model.model_copy()  # type: ignore[union-attr]
-    return LLM(model, spec)
+    return LLM(model, spec, sampling=config.sampling)
 
 
 def memory_text(memory: Memory | None, question: str) -> str:

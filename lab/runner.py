@@ -27,6 +27,8 @@ from lab.core.env import Env, EnvSpec, Observation
 from envs.registry import get_spec as env_spec
 from envs.registry import parse_options
 from lab.core import llm as llmlib
+from lab.core.llm import context, sampling
+from lab.core.llm.replay import PROBE_PURPOSE
 from lab.core import memory as memlib
 from lab.core.errors import LabError
 from lab.core.protocols import (
@@ -40,7 +42,7 @@ from lab.core.records import (
 from lab.fidelity import Fidelity
 from lab.forced import ForcedPolicy, agrees
 from lab.grid_probes import GridProber
-from lab.probing import Prober, probe_llm
+from lab.probing import PROBE_SAMPLING, Prober, probe_llm
 from lab.store import RunStore
 from lab.core.versions import versions
 
@@ -71,15 +73,29 @@ class Extras:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-def prepare(config: RunConfig) -> Prepared:
-    """Validate ids, options and the LLM spec; fill the agent's defaults into the config."""
+def prepare(config: RunConfig, store: RunStore | None = None) -> Prepared:
+    """Validate ids, options and the LLM spec; fill the agent's defaults into the config, with the model's
+    context window (its prompt caps scaled to it) and what each call purpose sends (``--llm-opt`` applied,
+    checked against the provider). ``store`` holds the run that a ``replay:`` spec replays."""
     espec, aspec = env_spec(config.env_id), agent_spec(config.agent_id)
     env_options = parse_options(espec, config.env_options)
     agent_config = parse_config(aspec, config.agent_config)
+    options = sampling.check(config.llm_options)
     if aspec.uses_llm:
         llmlib.validate(config.llm)
     if config.probe_llm not in ("", "none"):
         llmlib.validate(config.probe_llm)
+    tokens, source, sent = None, "", {}
+    if aspec.uses_llm:
+        tokens, source = window_of(config, options, store)
+        agent_config = agent_config.fit_context(tokens)
+        provider, model = llmlib.split(config.llm)
+        sent = sampling.sent(provider, model, sampling.apply(agent_config.sampling_table(), options))
+    probe_spec = config.probe_llm or (config.llm if aspec.uses_llm else "none")
+    if config.probe_every and probe_spec != "none":
+        own = {k: v for k, v in options.items() if probe_spec == config.llm}
+        probe_table = sampling.apply({PROBE_PURPOSE: PROBE_SAMPLING}, own)
+        sent[PROBE_PURPOSE] = sampling.sent(*llmlib.split(probe_spec), probe_table)[PROBE_PURPOSE]
     if espec.kind not in aspec.env_kinds:
         raise LabError(f"agent {aspec.id} does not run in {espec.kind} envs ({config.env_id})")
     if config.policy != "agent" and espec.kind != "text":
@@ -89,8 +105,21 @@ def prepare(config: RunConfig) -> Prepared:
         "env_options": env_options.model_dump(mode="json"),
         "agent_config": agent_config.model_dump(mode="json"),
         "llm": config.llm if aspec.uses_llm else "none",
+        "llm_options": options, "sampling": sent, "context_tokens": tokens, "context_source": source,
     })
     return Prepared(config=full, env=espec, agent=aspec)
+
+
+def window_of(config: RunConfig, options: dict[str, float | int | None],
+              store: RunStore | None) -> tuple[int, str]:
+    """The context window of the run's model: declared, known, or (a replay) the replayed run's."""
+    declared = options.get(sampling.CONTEXT_KEY)
+    provider, rest = llmlib.split(config.llm)
+    if provider == "replay" and not declared and store is not None and store.has_run(rest):
+        recorded = store.get_run(rest).config
+        if recorded.context_tokens:
+            return recorded.context_tokens, f"the replayed run's ({recorded.context_source})"
+    return context.window(config.llm, int(declared) if declared else None)
 
 
 def observation_record(obs: Observation) -> ObservationRecord:
@@ -350,7 +379,7 @@ def make_llm(prepared: Prepared, chat_model: object | None, store: RunStore | No
     if not prepared.agent.uses_llm:
         return None
     model = chat_model if chat_model is not None else llmlib.build(prepared.config.llm, store)
-    return llmlib.LLM(model, prepared.config.llm)  # type: ignore[arg-type]
+    return llmlib.LLM(model, prepared.config.llm, sampling=prepared.config.sampling)  # type: ignore[arg-type]
 
 
 def drive(prepared: Prepared, llm: llmlib.LLM | None, sink: StepSink, run_id: str,
@@ -396,7 +425,7 @@ def execute(config: RunConfig, store: RunStore | None = None, *, run_id: str | N
     Bad configs raise before anything is stored.
     """
     store = store or RunStore()
-    prepared = prepare(config)
+    prepared = prepare(config, store)
     llm = make_llm(prepared, chat_model, store)
     if run_id and store.has_run(run_id):  # created by a launcher (lab.launch): take it over
         store.claim_run(run_id)

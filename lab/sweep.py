@@ -36,6 +36,7 @@ class SweepSpec(Record):
     env_options: dict[str, Any] = Field(default_factory=dict)
     agent_config: dict[str, Any] = Field(default_factory=dict)
     llm: str = "embedded"
+    llm_options: dict[str, float | int | None] = Field(default_factory=dict)
     max_steps: int = Field(default=100, ge=1)
     trials: int = Field(default=1, ge=1)
     name: str = ""
@@ -47,12 +48,15 @@ class SweepSpec(Record):
         if self.name:
             return f"sweep:{self.name}"
         shared = self.model_dump(include={"env_options", "agent_config", "llm", "max_steps", "trials"})
+        if self.llm_options:  # sweeps named before the field existed keep their hash
+            shared["llm_options"] = self.llm_options
         return "sweep:" + hashlib.sha256(json.dumps(shared, sort_keys=True).encode()).hexdigest()[:8]
 
     def cells(self) -> list[RunConfig]:
         """One config per (env, agent, seed), validated."""
         configs = [RunConfig(env_id=env, agent_id=agent, seed=seed, env_options=self.env_options,
-                             agent_config=self.agent_config, llm=self.llm, max_steps=self.max_steps,
+                             agent_config=self.agent_config, llm=self.llm, llm_options=self.llm_options,
+                             max_steps=self.max_steps,
                              trials=self.trials, label=self.label())
                    for env in self.envs for agent in self.agents for seed in self.seeds]
         for config in configs:

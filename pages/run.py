@@ -17,6 +17,7 @@ from envs.registry import get_spec as env_spec
 from envs.registry import specs as env_specs
 from envs.registry import validation_message
 from lab.core.errors import LabError
+from lab.core.llm.sampling import parse_options
 from lab.launch import launch_batch
 from lab.core.records import Policy, RunConfig, RunInfo
 from lab.ui import link, model_form, page_setup, parse_seeds, run_label, runs_frame
@@ -46,6 +47,10 @@ with launcher:
             env_options = model_form(env_spec(env_id).options, f"env.{env_choice}")
             llm = st.text_input("LLM spec", value="embedded", key="llm",
                                 help="embedded, openai:<model>, ollama:<model>")
+            llm_options_text = st.text_input(
+                "LLM options", value="", key="llm_options",
+                help="overrides of the agents' sampling settings (from their papers), comma-separated: "
+                     "temperature=0, act.temperature=1, top_p=none (not sent), context=128000 (tokens)")
             seeds_text = st.text_input("seeds", value="0", key="seeds",
                                        help="one seed, a list (0,3) or a range (0-4)")
             steps = st.number_input("max steps per trial", min_value=1, value=30, key="steps")
@@ -80,10 +85,11 @@ def build_configs() -> list[RunConfig]:
     if not agent_ids:
         raise LabError("agents: pick at least one agent")
     seeds = parse_seeds(seeds_text)
+    llm_options = parse_options(filter(None, (item.strip() for item in llm_options_text.split(","))))
     batch = label or (f"batch-{time.strftime('%Y%m%d-%H%M%S')}" if len(agent_ids) * len(seeds) > 1 else "")
     try:
         return [RunConfig(env_id=env_id, env_options=env_options, agent_id=a, agent_config=agent_configs[a],
-                          llm=llm, seed=s, max_steps=int(steps), trials=int(trials), label=batch,
+                          llm=llm, llm_options=llm_options, seed=s, max_steps=int(steps), trials=int(trials), label=batch,
                           policy=policy, explore=float(explore), probe_every=int(probe_every),
                           probes_per_family=int(per_family), probe_llm=probe_llm.strip())
                 for a in agent_ids for s in seeds]

@@ -91,6 +91,9 @@ def seeded_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (["run", "--env", "tw-file", "--agent", "random", "--env-opt", "path=/no/such/game.z8"], "does not exist"),
     (["run", "--env", "tw-file", "--agent", "random", "--env-opt", f"path={__file__}"], "is not a TextWorld"),
     (["run", "--env", "tw-coin", "--agent", "full-history", "--llm", "gpt:4"], "unknown LLM provider 'gpt'"),
+    (["run", "--env", "tw-coin", "--agent", "full-history", "--llm-opt", "temperature=hot"], "not a number"),
+    (["run", "--env", "tw-coin", "--agent", "arigraph", "--llm", "openai:o3-mini"],
+     "openai:o3-mini refuses temperature"),
     (["show", "no-such-run"], "no run with id 'no-such-run'"),
     (["export", "no-such-run", "-o", "{home}/x.jsonl"], "no run with id 'no-such-run'"),
 ])

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
+from lab.core.llm.sampling import Sampling
 from lab.core.protocols import AgentConfig
+
+PLAN_ACT_SAMPLING = {"plan": Sampling(temperature=0.2), "act": Sampling(temperature=0.2)}
+"""Planning and acting at temperature 0.2 (LLM calls 5 and 6 of the step [A:pipeline_arigraph.py])."""
+REFERENCE_DEFAULT_TEMPERATURE = 0.7
+"""The reference agent's temperature for calls that set none (call 1, entities [A:agents/parent_agent.py])."""
 
 
 class PlanActConfig(AgentConfig):
@@ -35,8 +41,12 @@ class PlanActConfig(AgentConfig):
     """Show "cook X with stove/oven/BBQ" as "fry/roast/grill X with ..." and map the choice back
     [A:utils/utils.py ``action_processing``]."""
     max_section_chars: int = Field(6000, ge=200)
-    """Each prompt section keeps its last this-many characters (the embedded model has 8k tokens of context;
-    the reference has no limit)."""
+    """Each prompt section keeps its last this-many characters: 6,000 for the embedded model's 8k-token
+    window, scaled with the run's model's window when left unset (the reference has no limit)."""
+    sampling: dict[str, Sampling] = Field(default_factory=lambda: dict(PLAN_ACT_SAMPLING))
+    """Sampling settings per call purpose (``lab.core.llm.sampling``; ``--llm-opt`` overrides them)."""
+
+    CONTEXT_SCALED = ("max_section_chars",)
 
 
 class AriGraphConfig(PlanActConfig):
@@ -96,13 +106,34 @@ class AriGraphConfig(PlanActConfig):
     encoder: Literal["minilm", "hash"] = "minilm"
     """Sentence encoder: all-MiniLM-L6-v2 (the lab's stand-in for mContriever), or a hashed bag of words
     (no model; for tests and quick runs)."""
+    sampling: dict[str, Sampling] = Field(default_factory=lambda: {
+        "entities": Sampling(temperature=REFERENCE_DEFAULT_TEMPERATURE),
+        "extract": Sampling(temperature=0.001),
+        "refine": Sampling(temperature=0.001),
+        "explore_gate": Sampling(temperature=0.2),
+        **PLAN_ACT_SAMPLING,
+    })
+    """Sampling per call purpose: extraction and refinement at 0.001 (calls 2-3, ``ContrieverGraph.update``),
+    entities at 0.7 (call 1), the exploration gate, planning and acting at 0.2 (calls 4-6)
+    [A:pipeline_arigraph.py; spec §2, §7]. Without exploration the reference acts at 1.0, and so does this
+    config unless ``sampling`` is given."""
+
+    @model_validator(mode="after")
+    def act_hotter_without_exploration(self) -> AriGraphConfig:
+        """The reference's act temperature is 1.0 when exploration is off [A:pipeline_arigraph.py]."""
+        if not self.exploration and "sampling" not in self.model_fields_set:
+            object.__setattr__(self, "sampling", {**self.sampling, "act": Sampling(temperature=1.0)})
+        return self
 
 
 class FullHistoryPlanConfig(PlanActConfig):
     """The paper's Full History baseline: the same planner and actor, the whole trajectory as memory."""
 
     max_history_chars: int = Field(24_000, ge=1000)
-    """Oldest pairs are dropped past this size (GPT-4 held whole episodes; the embedded model cannot)."""
+    """Oldest pairs are dropped past this size: 24,000 for the embedded model's 8k-token window, scaled with
+    the run's model's window when left unset (GPT-4 held whole episodes, about 14k tokens at step 150)."""
+
+    CONTEXT_SCALED = ("max_section_chars", "max_history_chars")
 
 
 class ReflexionConfig(FullHistoryPlanConfig):
@@ -116,11 +147,22 @@ class ReflexionConfig(FullHistoryPlanConfig):
     reflect_on_win: bool = False
     """Reflexion reflects only after a failed trial; True also reflects after a win."""
     max_trajectory_chars: int = Field(6000, ge=500)
-    """The reflection call sees the last this-many characters of the trial's trajectory."""
+    """The reflection call sees the last this-many characters of the trial's trajectory (scaled with the
+    model's window when left unset, as the other caps)."""
+    sampling: dict[str, Sampling] = Field(default_factory=lambda: {
+        "reflect": Sampling(temperature=REFERENCE_DEFAULT_TEMPERATURE), **PLAN_ACT_SAMPLING})
+    """Planning and acting at 0.2 as in Ariadne; reflection at the reference agent's default of 0.7 (its
+    reflection prompt sets none [A:prompts/prompts.py ``reflex_prompt``])."""
+
+    CONTEXT_SCALED = ("max_section_chars", "max_history_chars", "max_trajectory_chars")
 
 
 class SummaryConfig(PlanActConfig):
     """The Summary baseline [A:pipeline_summary.py]: an LLM-rewritten summary plus the last pairs."""
+
+    sampling: dict[str, Sampling] = Field(default_factory=lambda: {
+        "summary": Sampling(temperature=0.6), **PLAN_ACT_SAMPLING})
+    """The summary rewritten at 0.6 [A:pipeline_summary.py]; planning and acting at 0.2."""
 
 
 class RagConfig(PlanActConfig):
@@ -135,6 +177,10 @@ class RagConfig(PlanActConfig):
     reply that names no number also counts as 5 (``baselines.DEFAULT_IMPORTANCE``), noted in the thoughts."""
     encoder: Literal["minilm", "hash"] = "minilm"
     """Encoder of the relevance term (the reference: mContriever)."""
+    sampling: dict[str, Sampling] = Field(default_factory=lambda: {
+        "importance": Sampling(temperature=REFERENCE_DEFAULT_TEMPERATURE), **PLAN_ACT_SAMPLING})
+    """The importance rating at the reference agent's default of 0.7 (``pipeline_smartrag.py`` sets none);
+    planning and acting at 0.2."""
 
 
 EMBEDDED_PRESET: dict[str, object] = {

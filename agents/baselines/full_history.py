@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from agents.baselines import prompts
 from lab.core.env import Observation
 from lab.core.errors import ConfigError
 from lab.core.llm import LLM
+from lab.core.llm.sampling import Sampling
 from lab.core.prompts import render
 from lab.core.protocols import Action, AgentConfig, AgentContext, Task, TrialOutcome, Transition
 from lab.core.records import MemorySnapshot, MemRecord
@@ -23,9 +26,13 @@ class FullHistoryConfig(AgentConfig):
     """Hyperparameters of the full-history baseline."""
 
     max_history_chars: int = 24_000
-    """Oldest entries are dropped past this many characters (~6k tokens), so the prompt fits the
-    embedded model's 8,192-token context. The paper's baseline has no limit (GPT-4's context
-    held whole episodes); raise it for large-context models."""
+    """Oldest entries are dropped past this many characters: 24,000 (~6k tokens) fits the embedded
+    model's 8,192-token context, and a run scales it to its model's window when left unset. The
+    paper's baseline has no limit (GPT-4's context held whole episodes)."""
+    sampling: dict[str, Sampling] = Field(default_factory=lambda: {"act": Sampling(temperature=0.2)})
+    """Acting at 0.2, as the AriGraph paper's actor (call 6 [A:pipeline_fullhist.py])."""
+
+    CONTEXT_SCALED = ("max_history_chars",)
     keep_across_trials: bool = False
     """Carry the history into the next trial (off: each trial starts blank, as in the paper)."""
 

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from lab.core.llm.sampling import Sampling
 from lab.core.protocols import AgentConfig
 
 
@@ -54,6 +55,14 @@ class ClinConfig(AgentConfig):
     admissible commands by ``LLM.choose`` (the embedded model). ``auto``: ``score`` on models that score."""
     fallback_action: str = "look"
     """Played (and recorded) when no reply of the step could be parsed into an action."""
+    sampling: dict[str, Sampling] = Field(default_factory=lambda: {
+        "act": Sampling(temperature=0.0, max_tokens=256),
+        "memory": Sampling(temperature=0.0, max_tokens=1000),
+        "meta-memory": Sampling(temperature=0.0, max_tokens=1000),
+    })
+    """The actor at temperature 0 with 256 reply tokens [C:model_utils.py, spec §2]; the memory generator at
+    0 with 1,000 [C:model_utils.py ``summarize_trace_for_preconditions_sTsW``, spec §4], and the meta-memory
+    generalisation as the generator."""
 
     @model_validator(mode="before")
     @classmethod

@@ -10,7 +10,11 @@ from typing import Literal
 
 from pydantic import Field
 
+from lab.core.llm.sampling import Sampling
 from lab.core.protocols import AgentConfig
+
+GREEDY = Sampling(temperature=0.0, top_p=1.0)
+"""HiAgent's one generation setting: temperature 0, top_p 1 [H:eval_configs/hiagent/blocksworld.yaml]."""
 
 
 class HiAgentConfig(AgentConfig):
@@ -59,3 +63,7 @@ class HiAgentConfig(AgentConfig):
     A small scorer cannot judge completion; the paper lets the LLM decide (lab design)."""
     new_subgoal_on_reward: bool = True
     """Scoring mode only: a score increase counts as the current subgoal's completion (lab design)."""
+    sampling: dict[str, Sampling] = Field(default_factory=lambda: {
+        "subgoal": GREEDY, "act": GREEDY, "summarize": GREEDY})
+    """Every call at temperature 0 and top_p 1, as the released config's one ``generate`` setting (it also
+    stops at a blank line, which the decision loop sends with each action call) [H:eval_configs]."""

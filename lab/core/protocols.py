@@ -13,7 +13,7 @@ import json
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator, Protocol, Self, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -237,6 +237,23 @@ class AgentConfig(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    CONTEXT_SCALED: ClassVar[tuple[str, ...]] = ()
+    """Prompt caps in characters, set for the embedded model's 8,192-token window: a run scales those the
+    user left unset to its model's window (``lab.core.llm.context``)."""
+
+    def fit_context(self, context_tokens: int) -> Self:
+        """This config with the unset ``CONTEXT_SCALED`` caps scaled to a window of ``context_tokens``."""
+        from lab.core.llm.context import scaled
+
+        update = {name: scaled(getattr(self, name), context_tokens)
+                  for name in self.CONTEXT_SCALED if name not in self.model_fields_set}
+        return self.model_validate({**self.model_dump(), **update}) if update else self
+
+    def sampling_table(self) -> dict[str, Any]:
+        """The sampling settings per call purpose (``lab.core.llm.sampling.Sampling``), from the paper:
+        the config's ``sampling`` field where it has one."""
+        return dict(getattr(self, "sampling", None) or {})
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,16 @@ class RunConfig(Record):
     """The agent's full validated config (defaults included), so the run records its hyperparameters."""
     llm: str = "embedded"
     """LLM spec string: ``embedded``, ``openai:<model>``, ``ollama:<model>``, ``replay:<run_id>``..."""
+    llm_options: dict[str, float | int | None] = Field(default_factory=dict)
+    """``--llm-opt`` overrides of the agent's sampling settings (``temperature``, ``act.temperature``...;
+    None drops a setting) and ``context``, the model's declared window (``lab.core.llm.sampling``)."""
+    sampling: dict[str, dict[str, float | int]] = Field(default_factory=dict)
+    """Filled in by the run: what each call purpose sends (``*``: purposes not listed), after the overrides
+    and the provider's rules. Empty for the embedded model (greedy, its own reply budget) and replays."""
+    context_tokens: int | None = None
+    """Filled in by the run: the model's context window, which sized the agent's prompt caps..."""
+    context_source: str = ""
+    """...and where the figure came from (``declared``, ``known``, or the fallback's reason)."""
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
     """Seeds the env reset of every trial and the agent's random generator (a 64-bit SQLite integer)."""
     max_steps: int = Field(default=100, ge=1)
@@ -130,6 +140,9 @@ class LLMCall(Record):
     """The error of each failed attempt, in order (timeouts, rate limits, server errors...)."""
     waits: list[LLMWait] = Field(default_factory=list)
     """The waits between attempts, in order (empty in traces written before waits were recorded)."""
+    sampling: dict[str, Any] = Field(default_factory=dict)
+    """What the call sent besides the messages: its sampling settings and stop sequences (empty for a
+    score call, and in traces written before they were recorded)."""
 
 
 class MemNode(Record):

@@ -2,6 +2,6 @@
 
 from lab.core.llm.client import LLM, Choice, match_option
 from lab.core.llm.retry import RetryPolicy
-from lab.core.llm.spec import build, validate
+from lab.core.llm.spec import build, split, validate
 
-__all__ = ["LLM", "Choice", "RetryPolicy", "build", "match_option", "validate"]
+__all__ = ["LLM", "Choice", "RetryPolicy", "build", "match_option", "split", "validate"]

@@ -17,13 +17,15 @@ import random
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Any, Callable, Mapping, NoReturn, Sequence
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from lab.core.errors import LabError, LLMError
 from lab.core.llm.retry import BUDGET_VAR, RetryPolicy, http_status, retry_after_s, verdict
+from lab.core.llm.sampling import FALLBACK, invoke_kwargs
+from lab.core.llm.spec import split
 from lab.core.records import LLMCall, LLMWait, Message
 
 Messages = Sequence[BaseMessage | tuple[str, str]]
@@ -121,9 +123,13 @@ class LLM:
     def __init__(self, model: BaseChatModel, spec: str, max_retries: int | None = None,
                  backoff_s: float | None = None, sleep: Callable[[float], None] | None = None, *,
                  policy: RetryPolicy | None = None, clock: Callable[[], float] | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 sampling: Mapping[str, Mapping[str, float | int]] | None = None) -> None:
         self.model = model
         self.spec = spec
+        self.sampling = {purpose: dict(params) for purpose, params in (sampling or {}).items()}
+        """What each call purpose sends (``RunConfig.sampling``; ``*`` for the others), already checked
+        against the provider's rules by the run (``lab.core.llm.sampling.sent``)."""
         self.policy = policy or RetryPolicy.from_env(retries=max_retries, backoff_s=backoff_s)
         """How calls are retried (``lab.core.llm.retry``): the environment's, unless ``policy`` is given;
         ``max_retries`` and ``backoff_s`` override its ``retries`` and ``backoff_s``."""
@@ -196,12 +202,19 @@ class LLM:
         self.calls.append(record)
         raise LLMError(f"LLM call '{record.purpose}' {how}: {record.error}") from None
 
+    def params(self, purpose: str) -> dict[str, float | int]:
+        """The sampling settings a call of ``purpose`` sends."""
+        return dict(self.sampling.get(purpose, self.sampling.get(FALLBACK, {})))
+
     def chat(self, messages: Messages, purpose: str, stop: list[str] | None = None) -> str:
         """Generate a reply; the call is recorded whatever happens."""
         msgs = to_messages(messages)
-        record = LLMCall(purpose=purpose, kind="chat", model=self.name, messages=to_records(msgs))
+        params = self.params(purpose)
+        record = LLMCall(purpose=purpose, kind="chat", model=self.name, messages=to_records(msgs),
+                         sampling={**params, **({"stop": list(stop)} if stop else {})})
+        kwargs = invoke_kwargs(split(self.spec)[0], params)
         start = time.perf_counter()
-        reply = self._retrying(lambda: self.model.invoke(msgs, stop=stop), record)
+        reply = self._retrying(lambda: self.model.invoke(msgs, stop=stop, **kwargs), record)
         record.latency_s = time.perf_counter() - start
         record.error = None
         record.response = reply.content if isinstance(reply.content, str) else str(reply.content)
