@@ -44,6 +44,13 @@ def parse_pairs(pairs: list[str], flag: str) -> dict[str, Any]:
     return out
 
 
+def parse_llm_options(items: list[str]) -> dict[str, float | int | None]:
+    """``--llm-opt`` items (``lab.core.llm.sampling.parse_options``)."""
+    from lab.core.llm.sampling import parse_options
+
+    return parse_options(items)
+
+
 def guarded(fn: Callable[..., None]) -> Callable[..., None]:
     """Turn lab errors into one-line messages."""
     import functools
@@ -144,6 +151,9 @@ def run_cmd(
     env_opt: Annotated[list[str], typer.Option("--env-opt", help="env option key=value")] = [],  # noqa: B006
     agent_opt: Annotated[list[str], typer.Option("--agent-opt", help="agent option key=value")] = [],  # noqa: B006
     llm: Annotated[str, typer.Option("--llm", help="embedded, openai:<m>, ollama:<m>, replay:<run>")] = "embedded",
+    llm_opt: Annotated[list[str], typer.Option(
+        "--llm-opt", help="sampling override key=value: temperature=0 (every call), act.temperature=1 (one "
+        "purpose), top_p=none (not sent), max_tokens=N, context=N (the model's window in tokens)")] = [],  # noqa: B006
     seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1)] = 0,
     max_steps: Annotated[int, typer.Option("--max-steps", min=1)] = 100,
     trials: Annotated[int, typer.Option("--trials", min=1)] = 1,
@@ -173,8 +183,8 @@ def run_cmd(
         if not env or not agent:
             raise ConfigError("memlab run needs --env and --agent (see memlab envs, memlab agents)")
         config = RunConfig(env_id=env, agent_id=agent, env_options=parse_pairs(env_opt, "--env-opt"),
-                           agent_config=parse_pairs(agent_opt, "--agent-opt"), llm=llm, seed=seed,
-                           max_steps=max_steps, trials=trials, label=label, policy=policy, explore=explore,
+                           agent_config=parse_pairs(agent_opt, "--agent-opt"), llm=llm,
+                           llm_options=parse_llm_options(llm_opt), seed=seed, max_steps=max_steps, trials=trials, label=label, policy=policy, explore=explore,
                            probe_every=probe_every, probes_per_family=probes_per_family,
                            probe_llm=probe_llm)
     stop = threading.Event()
@@ -222,6 +232,7 @@ def sweep_cmd(
     env_opt: Annotated[list[str], typer.Option("--env-opt")] = [],  # noqa: B006
     agent_opt: Annotated[list[str], typer.Option("--agent-opt")] = [],  # noqa: B006
     llm: Annotated[str, typer.Option("--llm")] = "embedded",
+    llm_opt: Annotated[list[str], typer.Option("--llm-opt", help="as memlab run --llm-opt")] = [],  # noqa: B006
     max_steps: Annotated[int, typer.Option("--max-steps", min=1)] = 100,
     trials: Annotated[int, typer.Option("--trials", min=1)] = 1,
     name: Annotated[str, typer.Option("--name", help="sweep name (default: a hash of the shared settings)")] = "",
@@ -232,7 +243,8 @@ def sweep_cmd(
 
     spec = SweepSpec(agents=[a for a in agents.split(",") if a], envs=[e for e in envs.split(",") if e],
                      seeds=parse_seeds(seeds), env_options=parse_pairs(env_opt, "--env-opt"),
-                     agent_config=parse_pairs(agent_opt, "--agent-opt"), llm=llm, max_steps=max_steps,
+                     agent_config=parse_pairs(agent_opt, "--agent-opt"), llm=llm,
+                     llm_options=parse_llm_options(llm_opt), max_steps=max_steps,
                      trials=trials, name=name)
     total = len(spec.agents) * len(spec.envs) * len(spec.seeds)
     with progress_bar(total) as progress:
@@ -318,6 +330,21 @@ def train_cmd(ctx: typer.Context, name: str) -> None:
     from lab.benches import TRAINERS, dispatch
 
     raise typer.Exit(dispatch(TRAINERS, "trainer", name, list(ctx.args)))
+
+
+@app.command("serve-llm")
+@guarded
+def serve_llm_cmd(
+    llm: Annotated[str, typer.Option("--llm", help="the model to serve (an LLM spec)")] = "embedded",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="0: a free port")] = 8000,
+    log: Annotated[str, typer.Option("--log", help="append each request body to this JSONL file")] = "",
+) -> None:
+    """Serve a model over the OpenAI chat-completions protocol on 127.0.0.1, for --llm openai:<name>
+    with OPENAI_BASE_URL set to the printed address (the embedded model decodes greedily)."""
+    from lab.core.llm.serve import serve
+
+    serve("127.0.0.1", port, llm, log or None,
+          ready=lambda url: typer.echo(f"serving {llm} at {url}: export OPENAI_BASE_URL={url}", err=True))
 
 
 @app.command("app")
