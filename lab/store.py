@@ -511,6 +511,21 @@ class RunStore:
         rows = self._query(f"SELECT {columns} FROM steps WHERE run_id=? ORDER BY idx", (run_id,))
         return {name: [row[i] for row in rows] for i, name in enumerate(SERIES_COLUMNS)}
 
+    def llm_usage(self, run_id: str) -> list[tuple[str, bool, int, int, int]]:
+        """``(model, probe, calls, tokens_in, tokens_out)`` per model over a run's LLM calls, the probes'
+        (purpose ``probe``) apart from the agent's; summed by SQLite's JSON functions (records are not parsed
+        into steps). Ordered by model, agent's calls first."""
+        self.get_run(run_id)
+        rows = self._query(
+            "SELECT json_extract(c.value, '$.model') AS model,"
+            " json_extract(c.value, '$.purpose') = 'probe' AS probe,"
+            " count(*), sum(coalesce(json_extract(c.value, '$.tokens_in'), 0)),"
+            " sum(coalesce(json_extract(c.value, '$.tokens_out'), 0))"
+            " FROM steps s, json_each(s.record, '$.llm_calls') c WHERE s.run_id=?"
+            " GROUP BY model, probe ORDER BY model, probe", (run_id,))
+        return [(str(model), bool(probe), int(n), int(t_in), int(t_out))
+                for model, probe, n, t_in, t_out in rows]
+
     # -- cross-run memory -------------------------------------------------------------------
     @staticmethod
     def _put_entry(db: sqlite3.Connection, entry: CrossRunEntry) -> None:

@@ -102,6 +102,8 @@ def model_form(model: type[BaseModel], key: str) -> dict[str, Any]:
         st.caption("no options")
     for name, field in model.model_fields.items():
         base, optional = _base_type(field.annotation)
+        if typing.get_origin(base) is dict:  # tables (an agent's sampling settings) have their own field
+            continue
         default = field.default if field.default is not None else None
         label, help_text, wkey = name, field.description or (field.json_schema_extra or None), f"{key}.{name}"
         help_text = help_text if isinstance(help_text, str) else None
@@ -122,17 +124,24 @@ def model_form(model: type[BaseModel], key: str) -> dict[str, Any]:
     return values
 
 
-def runs_frame(infos: list[RunInfo]) -> pd.DataFrame:
-    """One row per run, for run lists."""
+def runs_frame(infos: list[RunInfo], costs: dict[str, float | None] | None = None) -> pd.DataFrame:
+    """One row per run, for run lists: the agent's tokens from the run's summary, and a ``cost USD`` column
+    when ``costs`` (run id -> USD, None when unknown; :func:`lab.views.usage.run_costs`) is given."""
     rows = []
     for info in infos:
         s = info.summary
         rows.append({"run": info.run_id, "status": info.status, "agent": info.config.agent_id,
                      "env": info.config.env_id, "seed": info.config.seed, "steps": info.n_steps,
                      "score": s.score if s else None, "max": s.max_score if s else None,
-                     "won": s.won if s else None, "created": info.created_at, "label": info.config.label})
-    columns = ["run", "status", "agent", "env", "seed", "steps", "score", "max", "won", "created", "label"]
-    return pd.DataFrame(rows, columns=columns)
+                     "won": s.won if s else None, "tokens in": s.tokens_in if s else None,
+                     "tokens out": s.tokens_out if s else None, "created": info.created_at,
+                     "label": info.config.label})
+    columns = ["run", "status", "agent", "env", "seed", "steps", "score", "max", "won", "tokens in",
+               "tokens out", "created", "label"]
+    frame = pd.DataFrame(rows, columns=columns)
+    if costs is not None:
+        frame.insert(columns.index("tokens out") + 1, "cost USD", [costs.get(r) for r in frame["run"]])
+    return frame
 
 
 def summary_rows(infos: list[RunInfo]) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from lab.views.memory import memory_view
 from lab.views.navigator import parse_runs, parse_step, step_navigator
 from lab.views.panels import env_panel, thoughts_panel
 from lab.views.probes import compare_probes_panel, step_line
+from lab.views.usage import usage_panel
 
 store = page_setup("Compare")
 asked = parse_runs(st.query_params.get("runs"))
@@ -105,6 +106,7 @@ else:
         compare_probes_panel(store, names, {i.run_id: i.n_steps for i in infos})
     with summary:
         st.dataframe(pd.DataFrame(summary_rows(infos)), hide_index=True, width="stretch")
+        usage_panel(store, infos, names)
 
 st.subheader("Aggregate over seeds", anchor=False)
 labels = sorted({i.config.label for i in store.list_runs(limit=2000) if i.config.label})

@@ -8,6 +8,7 @@ import streamlit as st
 from lab.core.errors import LabError
 from lab.export import FORMATS, export_bytes, import_jsonl
 from lab.ui import link, page_setup, runs_frame
+from lab.views.usage import cost_note, price_table, run_costs
 
 store = page_setup("Runs and export")
 if "flash" in st.session_state:
@@ -25,10 +26,13 @@ with st.expander("Import a JSONL trace"):
         except LabError as err:
             st.error(f"{err}; nothing was imported")
 
-runs = runs_frame(store.list_runs(limit=5000))
-if runs.empty:
+infos = store.list_runs(limit=5000)
+if not infos:
     st.info("No runs yet: start one on the Run page, or import a trace above.")
     st.stop()
+prices = price_table()
+costs, unpriced = run_costs(store, infos, prices)
+runs = runs_frame(infos, costs)
 
 search = st.text_input("search (run id, agent, env, label)", value=st.query_params.get("q", ""), key="q")
 f1, f2, f3, f4 = st.columns(4)
@@ -57,7 +61,9 @@ shown.insert(1, "open", [link("explore", run=r) for r in shown["run"]])
 st.caption(f"{len(shown)} of {len(runs)} runs · select rows to compare, delete or export them")
 event = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
                      key="table",
-                     column_config={"open": st.column_config.LinkColumn("open", display_text="explore")})
+                     column_config={"open": st.column_config.LinkColumn("open", display_text="explore"),
+                                    "cost USD": st.column_config.NumberColumn("cost USD", format="$%.4f")})
+cost_note(prices, unpriced)
 rows = event.selection.rows if event is not None else []
 selected = [shown["run"].iloc[i] for i in rows if i < len(shown)]  # a selection can outlive deleted rows
 targets = selected or shown["run"].tolist()

@@ -22,10 +22,14 @@ FIX = "set MEMLAB_HOME to a writable directory"
 """The way out that always works, named at the end of every data dir message."""
 
 
+def data_root() -> Path:
+    """Where the data dir is (``MEMLAB_HOME``, else ``~/.memlab``), without creating it."""
+    return Path(os.environ.get("MEMLAB_HOME") or Path.home() / ".memlab").expanduser()
+
+
 def data_dir() -> Path:
     """The data dir (created on first use): the run store and cached games."""
-    root = Path(os.environ.get("MEMLAB_HOME") or Path.home() / ".memlab").expanduser()
-    return ensure_dir(root, "data dir", FIX)
+    return ensure_dir(data_root(), "data dir", FIX)
 
 
 def model_cache() -> Path:

@@ -14,6 +14,7 @@ Modules:
       def figures(snapshot: MemorySnapshot, step: Step) -> list[plotly.graph_objects.Figure]
 
   whose figures appear in an expander under the memory view (see :func:`lab.views.hooks.agent_figures`);
+* :mod:`lab.views.usage`: tokens and cost per run (Runs, Compare), from :mod:`lab.pricing`;
 * :mod:`lab.views.demo`: a recorded demo run with a graph memory (benchmarks, screenshots, tests).
 
 Everything is generic over :class:`lab.core.records.MemorySnapshot`: no agent needs a special case.

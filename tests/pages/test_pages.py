@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,80 @@ def test_compare_aggregates_a_batch_over_seeds(recorded: Recorded) -> None:
     at.selectbox(key="group").select("batch-a").run(timeout=TIMEOUT)
     table = [d.value for d in at.dataframe if "mean" in d.value.columns][0]
     assert list(table["agent"]) == ["demo-graph"] and int(table["runs"].iloc[0]) == 2
+
+
+PRICES = {"fake*": {"input": 1000.0, "output": 2000.0}}
+"""A price table for the fixture's fake models (high figures, so the costs are not rounded away)."""
+
+
+def price_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table: object = PRICES) -> Path:
+    """Point ``MEMLAB_PRICES`` at a price table in ``tmp_path``."""
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps(table), encoding="utf-8")
+    monkeypatch.setenv("MEMLAB_PRICES", str(path))
+    return path
+
+
+def test_runs_page_shows_tokens_and_the_cost_once_prices_are_configured(
+        recorded: Recorded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MEMLAB_PRICES", raising=False)
+    at = page("runs")
+    assert not at.exception
+    frame = at.dataframe[0].value.set_index("run")
+    assert {"tokens in", "tokens out"} <= set(frame.columns) and "cost USD" not in frame.columns
+    history = RunStore().get_run(recorded.history).summary
+    assert history is not None and history.tokens_in > 0
+    assert (frame.loc[recorded.history, "tokens in"], frame.loc[recorded.history, "tokens out"]) == (
+        history.tokens_in, history.tokens_out)
+    assert "no price table configured" in texts(at.caption) and "MEMLAB_PRICES" in texts(at.caption)
+    price_table(tmp_path, monkeypatch)
+    at = page("runs")
+    assert not at.exception
+    frame = at.dataframe[0].value.set_index("run")
+    expected = (history.tokens_in * 1000 + history.tokens_out * 2000) / 1e6
+    assert frame.loc[recorded.history, "cost USD"] == pytest.approx(expected)
+    assert frame.loc[recorded.demo, "cost USD"] == 0.0  # no LLM calls
+    assert "Cost in USD from the price table" in texts(at.caption)
+
+
+def test_runs_page_names_models_without_a_price_and_a_bad_table(
+        recorded: Recorded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    price_table(tmp_path, monkeypatch, {"gpt-4o": {"input": 1, "output": 1}})
+    at = page("runs")
+    assert not at.exception
+    frame = at.dataframe[0].value.set_index("run")
+    assert frame["cost USD"].isna()[recorded.history] and frame.loc[recorded.demo, "cost USD"] == 0.0
+    assert "No price in" in texts(at.caption) and "`fake:x`" in texts(at.caption)
+    bad = price_table(tmp_path, monkeypatch, {"gpt-4o": {"input": "cheap", "output": 1}})
+    at = page("runs")
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and str(bad) in errors[0] and "\n" not in errors[0]
+    assert "cost USD" not in at.dataframe[0].value.columns and len(at.dataframe[0].value) == 4
+
+
+def test_compare_shows_calls_tokens_probe_tokens_and_cost_per_run(
+        recorded: Recorded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MEMLAB_PRICES", raising=False)
+    runs = f"{recorded.history},{recorded.text}"
+    at = page("compare", runs=runs)
+    assert not at.exception
+    usage = [d.value for d in at.dataframe if "probe tokens" in d.value.columns][0]
+    assert list(usage.columns[:6]) == ["run", "calls", "tokens in", "tokens out", "probe calls",
+                                       "probe tokens"]
+    assert "cost USD" not in usage.columns and "no price table configured" in texts(at.caption)
+    text = usage.iloc[1]
+    assert (text["calls"], text["tokens in"], text["tokens out"], text["probe tokens"]) == (
+        7, sum(20 + i for i in range(7)), 21, 0)
+    history = RunStore().get_run(recorded.history).summary
+    assert history is not None and usage.iloc[0]["tokens in"] == history.tokens_in
+    price_table(tmp_path, monkeypatch)
+    at = page("compare", runs=runs)
+    assert not at.exception
+    usage = [d.value for d in at.dataframe if "probe tokens" in d.value.columns][0]
+    assert usage.iloc[1]["cost USD"] == pytest.approx((161 * 1000 + 21 * 2000) / 1e6)
+    expected = (history.tokens_in * 1000 + history.tokens_out * 2000) / 1e6
+    assert usage.iloc[0]["cost USD"] == pytest.approx(expected)
 
 
 def test_runs_page_filters_exports_and_deletes(home: Path) -> None:

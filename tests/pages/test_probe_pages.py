@@ -92,6 +92,21 @@ def test_compare_overlays_the_probe_curves_of_paired_runs(probed: Probed) -> Non
     assert len(lines) == 2  # the same trajectory: both runs were probed at the step
 
 
+def test_compare_counts_the_probe_calls_tokens_apart_from_the_agents(probed: Probed) -> None:
+    at = page("compare", runs=f"{probed.history},{probed.graph}")
+    assert not at.exception, at.exception
+    usage = frame_with(at, "probe tokens")
+    store = RunStore()
+    for row, run_id in zip(usage.to_dict("records"), (probed.history, probed.graph), strict=True):
+        summary = store.get_run(run_id).summary
+        probes = [c for s in store.steps(run_id) for c in s.llm_calls if c.purpose == "probe"]
+        assert summary is not None and probes and summary.probe_llm_calls == len(probes)
+        assert (row["calls"], row["tokens in"], row["tokens out"]) == (
+            summary.llm_calls, summary.tokens_in, summary.tokens_out)
+        assert row["probe calls"] == len(probes) > 0
+        assert row["probe tokens"] == sum(c.tokens_in + c.tokens_out for c in probes) > 0
+
+
 @pytest.mark.parametrize(("fields", "message"), [
     ({"policy": "walkthrough"}, "--policy walkthrough needs an env with a walkthrough"),
     ({"probe_llm": "nosuch:model"}, "nosuch"),
