@@ -220,6 +220,31 @@ class progress_bar:
             self.bar.close()
 
 
+@app.command("resume")
+@guarded
+def resume_cmd(run_id: Annotated[str, typer.Argument(help="an errored, stopped or interrupted run")]) -> None:
+    """Continue a run from its last committed step: its recorded replies rebuild the agent, then it goes on
+    live with the run's own config and LLM."""
+    redact_output()
+    from lab.resume import resume
+    from lab.store import RunStore
+
+    store = RunStore()
+    info = store.get_run(run_id)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with progress_bar(info.config.max_steps * info.config.trials) as progress:
+        info = resume(run_id, store, progress=progress, stop=stop)
+    s = info.summary
+    assert s is not None
+    typer.echo(f"{info.status}: resumed at step {s.resumes[-1].at_step}, {s.steps} steps, score {s.score:g}"
+               + (f"/{s.max_score:g}" if s.max_score else "") + (", won" if s.won else "")
+               + (f" ({s.message})" if s.message else ""), err=True)
+    typer.echo(info.run_id)
+    if info.status == "error":
+        raise typer.Exit(1)
+
+
 @app.command("sweep")
 @guarded
 def sweep_cmd(

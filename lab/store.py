@@ -353,6 +353,21 @@ class RunStore:
             rollback(db)
             raise self._error(err, f"delete run {run_id} from") from None
 
+    def drop_steps(self, run_id: str, start: int, summary: RunSummary) -> None:
+        """Delete the steps from ``start`` on (with their keyframes) and record ``summary``, in one transaction:
+        a resumed run plays them again (``lab.resume``; the summary keeps the failed step)."""
+        db = self._db()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for table in ("snapshots", "steps"):
+                db.execute(f"DELETE FROM {table} WHERE run_id=? AND idx>=?", (run_id, start))
+            db.execute("UPDATE runs SET n_steps=?, summary=?, updated_at=? WHERE run_id=?",
+                       (start, summary.model_dump_json(), now(), run_id))
+            db.execute("COMMIT")
+        except sqlite3.Error as err:
+            rollback(db)
+            raise self._error(err, f"rewind run {run_id} in") from None
+
     def _info(self, row: sqlite3.Row | tuple) -> RunInfo:
         (run_id, created, updated, status, config, summary, versions, message, n_steps) = row
         check_version(json.loads(config), f"run {run_id}")

@@ -95,6 +95,7 @@ def seeded_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (["run", "--env", "tw-coin", "--agent", "arigraph", "--llm", "openai:o3-mini"],
      "openai:o3-mini refuses temperature"),
     (["show", "no-such-run"], "no run with id 'no-such-run'"),
+    (["resume", "no-such-run"], "no run with id 'no-such-run'"),
     (["export", "no-such-run", "-o", "{home}/x.jsonl"], "no run with id 'no-such-run'"),
 ])
 def test_bad_input_gives_one_line_and_touches_nothing(seeded_home: Path, args: list[str], message: str) -> None:
@@ -106,3 +107,18 @@ def test_bad_input_gives_one_line_and_touches_nothing(seeded_home: Path, args: l
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in out.stderr
     assert run_count(seeded_home) == 1 and store_rows(seeded_home) == before
     assert not (seeded_home / "x.jsonl").exists()
+
+
+def test_resume_continues_an_interrupted_run_and_refuses_a_finished_one(home: Path) -> None:
+    out = memlab("run", "--env", "minigrid:MiniGrid-Empty-5x5-v0", "--agent", "random", "--max-steps", "8",
+                 home=home)
+    run_id = out.stdout.strip()
+    with sqlite3.connect(home / "runs.sqlite") as conn:  # as a killed process leaves it: 5 steps committed
+        conn.execute("DELETE FROM steps WHERE run_id=? AND idx>=5", (run_id,))
+        conn.execute("UPDATE runs SET status='interrupted', n_steps=5 WHERE run_id=?", (run_id,))
+    out = memlab("resume", run_id, home=home)
+    assert out.returncode == 0, out.stderr
+    assert "finished: resumed at step 5, 8 steps" in out.stderr and out.stdout.strip() == run_id
+    again = memlab("resume", run_id, home=home)
+    assert again.returncode != 0 and again.stderr.strip().splitlines() == [
+        f"error: run {run_id} is finished: only an errored, stopped or interrupted run can be resumed"]

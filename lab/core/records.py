@@ -340,6 +340,21 @@ class TrialResult(Record):
     lost: bool = False
 
 
+class Resumption(Record):
+    """Where ``memlab resume`` continued a run (``lab.resume``), and what had ended it."""
+
+    at_step: int
+    """The first step played live again: the steps before it were rebuilt from their recorded replies."""
+    after: RunStatus
+    """The status the run had ended in (``error``, ``stopped``, ``interrupted``)."""
+    message: str = ""
+    """Why it had ended."""
+    failed_step: Step | None = None
+    """The step that had failed, with its LLM calls, kept here since the resumed run plays it again."""
+    resumed_at: str = ""
+    """When (UTC, ISO 8601)."""
+
+
 class RunSummary(Record):
     """What a finished (or stopped, or failed) run came to."""
 
@@ -361,7 +376,10 @@ class RunSummary(Record):
     """Ground-truth probes asked."""
     probe_llm_calls: int = 0
     wall_s: float = 0.0
+    """Seconds the run took, over all its sessions when it was resumed."""
     message: str = ""
+    resumes: list[Resumption] = Field(default_factory=list)
+    """Each time the run was resumed, in order (empty for a run made in one go)."""
 
 
 class RunInfo(Record):

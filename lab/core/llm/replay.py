@@ -85,3 +85,39 @@ class ReplayChatModel(BaseChatModel):
             raise LLMError(f"replay of run {self.run_id} diverged at call {self._cursor - 1}: "
                            "the options to score differ from the recorded ones")
         return list(call.scores)
+
+
+class ResumeChatModel(BaseChatModel):
+    """A run's recorded replies for its first calls, then a live model: ``memlab resume`` (``lab.resume``).
+
+    The recorded prefix rebuilds the agent's state exactly (the same replies to the same prompts); once it
+    is spent, every call goes to ``live``, which answers with its own settings."""
+
+    recorded: ReplayChatModel
+    live: BaseChatModel
+    model_name: str = "resume"
+
+    @property
+    def _llm_type(self) -> str:
+        return "lab-resume"
+
+    def next_kind(self) -> str | None:
+        """The recorded call's kind while the prefix lasts; then what the live model does."""
+        if self.recorded.remaining:
+            return self.recorded.next_kind()
+        live_kind = getattr(self.live, "next_kind", None)
+        if live_kind is not None:
+            return live_kind()
+        return "score" if hasattr(self.live, "score_options") else "chat"
+
+    def score_options(self, messages: list[BaseMessage], options: list[str]) -> list[float]:
+        """Recorded scores during the prefix, the live model's after it."""
+        if self.recorded.remaining:
+            return self.recorded.score_options(messages, options)
+        return list(self.live.score_options(messages, options))  # type: ignore[attr-defined]
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        if self.recorded.remaining:
+            return self.recorded._generate(messages, stop, run_manager)
+        return self.live._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
