@@ -119,6 +119,13 @@ def valid_values(annotation: Any, limits: dict[str, Any]) -> st.SearchStrategy:
         return st.tuples(*(valid_values(a, {}) for a in args))
     if origin is list:
         return st.lists(valid_values(args[0], {}), min_size=limits.get("min_length", 0), max_size=3)
+    if origin is dict:
+        keys = st.text("abcdefgh-*", min_size=1, max_size=8) if args[0] is str else valid_values(args[0], {})
+        return st.dictionaries(keys, valid_values(args[1], {}), max_size=3)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):  # a nested model, as plain data
+        return valid_options(annotation)
+    if origin in (Union, types.UnionType):
+        return st.one_of(*(st.none() if a is NoneType else valid_values(a, limits) for a in args))
     raise AssertionError(f"teach tests/test_bad_input.py the type {annotation!r}")
 
 
@@ -265,6 +272,10 @@ RULES: dict[str, Rule] = {
         valid={"schemas": st.lists(st.text("abc-6x8", min_size=1, max_size=8), min_size=1, max_size=3)
                | st.lists(st.text("abc-6x8", min_size=1, max_size=8), min_size=1, max_size=3).map(",".join)},
         broken={"schemas": lambda m, o: st.sampled_from(["", ",", " , "])}),
+    "AriGraphConfig": Rule(frozenset({"act_hotter_without_exploration"})),  # a default, no field it bounds
+    "RunConfig": Rule(frozenset(), valid={"llm_options": st.fixed_dictionaries({}, optional={
+        "temperature": st.none() | st.floats(0, 1), "act.top_p": st.none() | st.floats(0.01, 1),
+        "max_tokens": st.integers(1, 4096), "context": st.integers(2048, 10**6)})}),  # keys --llm-opt knows
     "ClinConfig": Rule(frozenset({"drop_retired"})),  # drops the retired meta_memory_file key: no field it bounds
 }
 """Keyed by model class name."""
@@ -463,7 +474,10 @@ def test_a_valid_run_config_prepares_and_reproduces_from_the_store(config: dict[
     prepared = prepare(RunConfig.model_validate(config))
     espec, aspec = prepared.env, prepared.agent
     assert prepared.config.env_options == parse_options(espec, config["env_options"]).model_dump(mode="json")
-    assert prepared.config.agent_config == parse_config(aspec, config["agent_config"]).model_dump(mode="json")
+    fitted = parse_config(aspec, config["agent_config"])
+    if aspec.uses_llm:
+        fitted = fitted.fit_context(prepared.config.context_tokens)
+    assert prepared.config.agent_config == fitted.model_dump(mode="json")  # caps scaled to the model's window
     assert prepared.config.llm == (config["llm"] if aspec.uses_llm else "none")
     stored = RunConfig.model_validate_json(prepared.config.model_dump_json())
     assert stored == prepared.config and prepare(stored).config == prepared.config
