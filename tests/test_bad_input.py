@@ -273,6 +273,7 @@ RULES: dict[str, Rule] = {
                | st.lists(st.text("abc-6x8", min_size=1, max_size=8), min_size=1, max_size=3).map(",".join)},
         broken={"schemas": lambda m, o: st.sampled_from(["", ",", " , "])}),
     "AriGraphConfig": Rule(frozenset({"act_hotter_without_exploration"})),  # a default, no field it bounds
+    "Sampling": Rule(frozenset(), valid={"temperature": st.none() | st.floats(0, 1)}),  # every provider's range
     "RunConfig": Rule(frozenset(), valid={"llm_options": st.fixed_dictionaries({}, optional={
         "temperature": st.none() | st.floats(0, 1), "act.top_p": st.none() | st.floats(0.01, 1),
         "max_tokens": st.integers(1, 4096), "context": st.integers(2048, 10**6)})}),  # keys --llm-opt knows
