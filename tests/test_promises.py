@@ -237,7 +237,8 @@ def test_a_stop_from_another_process_ends_a_background_run_after_its_current_ste
     monkeypatch.setenv("OPENAI_BASE_URL", server.url)
     monkeypatch.setenv("OPENAI_API_KEY", "not-a-real-key")
     try:
-        config = RunConfig(env_id=GRID, agent_id="full-history", llm="openai:test-model", max_steps=5000)
+        config = RunConfig(env_id=GRID, env_options={"max_steps": 100_000}, agent_id="full-history",
+                           llm="openai:test-model", max_steps=5000)  # no episode end (100 steps) before the stop
         run_id = launch(config, store)
         deadline = time.monotonic() + 120
         while server.requests < 5 and time.monotonic() < deadline:

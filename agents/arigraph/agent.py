@@ -41,6 +41,19 @@ from lab.core.prompts import render
 from lab.core.protocols import Action, AgentContext, Task
 
 EXPLORE_WORDS = re.compile(r"\b(explore|exploring|find|locate|search|look for|discover|unexplored)\b", re.I)
+TRUE_FALSE = re.compile(r"\b(true|false)\b", re.I)
+
+
+def gate_answer(reply: str) -> bool | None:
+    """A generated gate reply's first "True" or "False" word, None when it has neither. (Matching the
+    whole reply to the two options by string similarity reads "True. The plan needs finding the key." as
+    False.)
+
+    >>> gate_answer("True. The plan needs finding the key."), gate_answer("**False**"), gate_answer("Maybe")
+    (True, False, None)
+    """
+    word = TRUE_FALSE.search(reply)
+    return word[1].lower() == "true" if word else None
 
 
 class AriGraphAgent(PlanActAgent):
@@ -174,7 +187,9 @@ class AriGraphAgent(PlanActAgent):
             ("system", prompts.EXPLORE_SYSTEM),
             ("user", render(prompts.EXPLORE_USER, plan=self.plan_text())),
         ]
-        return self.llm.choose(messages, ["True", "False"], purpose="explore_gate").option == "True"
+        choice = self.llm.choose(messages, ["True", "False"], purpose="explore_gate")
+        answer = gate_answer(choice.raw) if choice.raw else None
+        return choice.option == "True" if answer is None else answer
 
     def extra_options(self) -> list[str]:
         """``go to <location>`` for every visited location [A:pipeline_arigraph.py]."""

@@ -20,8 +20,8 @@ from typing import Any
 from envs.tw_facts import ALIASES, COMPASS, OPPOSITE, STRIP, Triplet, clean_part
 
 __all__ = ["ALIASES", "COMPASS", "OPPOSITE", "STRIP", "Parsed", "Triplet", "clean_part", "compass_in",
-           "from_text", "make", "parse_entities", "parse_json_object", "parse_rating", "parse_replacements",
-           "parse_triplets"]
+           "drop_trailing_commas", "from_text", "make", "parse_entities", "parse_json_object", "parse_rating",
+           "parse_replacements", "parse_triplets"]
 
 NUMBERING = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*")
 ENTITY_SCORE = re.compile(r"""["']([^"']+)["']\s*:\s*["']?(\d+)""")
@@ -179,6 +179,11 @@ def parse_json_object(reply: str) -> dict[str, Any] | None:
     {'action_to_take': 'go east'}
     >>> parse_json_object("go east") is None
     True
+
+    Trailing commas, which chat models often write, are read past (outside strings only):
+
+    >>> parse_json_object('{"plan_steps": [{"sub_goal_1": "find the key, then go",},],}')
+    {'plan_steps': [{'sub_goal_1': 'find the key, then go'}]}
     """
     start = reply.find("{")
     while start != -1:
@@ -186,13 +191,41 @@ def parse_json_object(reply: str) -> dict[str, Any] | None:
         for end in range(start, len(reply)):
             depth += {"{": 1, "}": -1}.get(reply[end], 0)
             if depth == 0:
-                try:
-                    value = json.loads(reply[start : end + 1])
-                    return value if isinstance(value, dict) else None
-                except json.JSONDecodeError:
+                value = _loads(reply[start : end + 1])
+                if value is None:
                     break
+                return value if isinstance(value, dict) else None
         start = reply.find("{", start + 1)
     return None
+
+
+def _loads(text: str) -> Any:
+    """``json.loads``, then once more without trailing commas; None when neither parses."""
+    for candidate in (text, drop_trailing_commas(text)):
+        try:
+            return json.loads(candidate)
+        except json.JSONDecodeError:
+            continue
+    return None
+
+
+def drop_trailing_commas(text: str) -> str:
+    """``text`` without the commas that directly precede a closing ``}`` or ``]`` outside JSON strings.
+
+    >>> drop_trailing_commas('{"a": "x, }", "b": [1, 2, ], }')
+    '{"a": "x, }", "b": [1, 2 ] }'
+    """
+    out, in_string, escaped = [], False, False
+    for i, char in enumerate(text):
+        if in_string:  # a quote ends the string unless a backslash escapes it
+            in_string = escaped or char != '"'
+            escaped = not escaped and char == "\\"
+        elif char == '"':
+            in_string = True
+        elif char == "," and text[i + 1 :].lstrip()[:1] in ("}", "]"):
+            continue
+        out.append(char)
+    return "".join(out)
 
 
 def compass_in(text: str) -> str | None:

@@ -25,6 +25,8 @@ from lab.core.protocols import Action
 
 COMPLETE = re.compile(r"task[_ ]complete|successfully completed", re.IGNORECASE)
 IDS_PREFIX = re.compile(r"^.*?learning\s*ids?(?:\s*\(s\))?\s*:?", re.IGNORECASE | re.DOTALL)
+ACTION_LABEL = re.compile(r"^[\s*_`>#]*(?:(?:next|selected|my)\s+)?action\s*[*_]*\s*:", re.IGNORECASE)
+"""A leading "Action:" label, as models echo it after ``###``."""
 STOP_COMMAND = "(end trial)"
 """The command recorded for a step where the agent ends the trial."""
 
@@ -55,9 +57,16 @@ def normalize_action(text: str) -> str:
 
     >>> normalize_action("I would like to Open the Fridge.")
     'open the fridge'
+
+    An echoed label ("Action:", "**Next action:**") is dropped too: grounding reads "action: go east" as
+    0.76 similar to "go east", under the 0.9 threshold, so each such reply cost a retry.
+
+    >>> normalize_action("**Action:** go east"), normalize_action("Next action: `take coin`")
+    ('go east', 'take coin')
     """
     line = next((ln for ln in text.strip().splitlines() if ln.strip()), "")
     line = line.lower().replace(".", "").replace("i would like to", "")
+    line = ACTION_LABEL.sub("", line)
     return " ".join(line.split()).strip("\"'`*> ")
 
 
