@@ -23,6 +23,7 @@ BENCHES = {
     "perf": "lab.benches.perf",
     "ui": "lab.benches.ui",
     "probes": "lab.benches.probes",
+    "llm-agents": "lab.benches.llm_agents",
 }
 TRAINERS = {"sat": "agents.sat.train", "schemas": "agents.graph_schemas.train"}
 DOCS = Path(__file__).resolve().parents[2] / "docs"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.benches.llm_agents import unread
 from lab.benches.strong_model import ROUTES, ScriptedStrongModel
 from lab.core.llm.serve import OpenAIServer
 from lab.core.records import MemorySnapshot, RunConfig, Step
@@ -53,6 +54,7 @@ def play(store: RunStore, agent: str, agent_config: dict) -> tuple[list[Step], M
     steps = store.steps(info.run_id)
     assert info.summary.won and len(steps) == STEPS, [s.action for s in steps]
     for step in steps:
+        assert not unread(step.thoughts), (step.index, unread(step.thoughts), step.thoughts)
         for call in step.llm_calls:
             assert call.error is None and call.response.strip(), (step.index, call.purpose, call.error)
     return steps, store.memory_at(info.run_id, STEPS - 1)
@@ -90,7 +92,6 @@ def test_arigraph_wins_with_its_six_calls_and_keeps_its_graph_true(
     assert not [e.label for e in memory.edges if e.kind == "semantic" and e.removed_step is not None]
     assert any(r.startswith("Replacements:") for r in replies(strong, "arigraph/refine"))
     assert {n.label.lower() for n in memory.nodes} >= set(rooms(steps))
-    assert all(not step.thoughts["memory"].get("rejected") for step in steps), "a triplet chunk was misread"
     acts = replies(strong, "arigraph/act")
     assert any(r.startswith("Sure!") and "```json" in r for r in acts) and any(",\n}" in r for r in acts)
     assert any(r.startswith("Here is the updated plan") for r in replies(strong, "arigraph/plan"))
