@@ -277,6 +277,13 @@ def sweep_cmd(
                        ray_address=None if ray in (None, "local") else ray, progress=progress)
     typer.echo(f"{result.label}: {len(result.run_ids)} run(s) stored, {result.skipped} already finished, "
                f"{result.failed} not finished", err=True)
+    from lab.aggregate import report_lines, summary_rows
+    from lab.store import RunStore
+
+    rows = [r for r in summary_rows(RunStore().list_runs(limit=100_000, label=result.label))
+            if r["status"] == "finished"]
+    for line in report_lines(rows):  # final score over seeds, 95% bootstrap intervals; pairs by seed
+        typer.echo(line, err=True)
     typer.echo(result.label)
     if result.failed:
         raise typer.Exit(1)

@@ -142,18 +142,3 @@ def runs_frame(infos: list[RunInfo], costs: dict[str, float | None] | None = Non
     if costs is not None:
         frame.insert(columns.index("tokens out") + 1, "cost USD", [costs.get(r) for r in frame["run"]])
     return frame
-
-
-def summary_rows(infos: list[RunInfo]) -> list[dict[str, Any]]:
-    """Per run: final and normalised score, steps, won, LLM calls, tokens, wall time (Compare, aggregates)."""
-    rows = []
-    for info in infos:
-        s = info.summary
-        rows.append({"run": info.run_id, "agent": info.config.agent_id, "env": info.config.env_id,
-                     "seed": info.config.seed, "group": info.config.label or "(no label)",
-                     "status": info.status, "score": s.score if s else None,
-                     "normalized": s.normalized_score if s else None, "steps": info.n_steps,
-                     "won": s.won if s else None, "llm calls": s.llm_calls if s else None,
-                     "tokens in": s.tokens_in if s else None, "tokens out": s.tokens_out if s else None,
-                     "wall s": round(s.wall_s, 2) if s else None})
-    return rows

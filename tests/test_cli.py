@@ -122,3 +122,15 @@ def test_resume_continues_an_interrupted_run_and_refuses_a_finished_one(home: Pa
     again = memlab("resume", run_id, home=home)
     assert again.returncode != 0 and again.stderr.strip().splitlines() == [
         f"error: run {run_id} is finished: only an errored, stopped or interrupted run can be resumed"]
+
+
+def test_sweep_prints_each_agent_over_seeds_with_its_interval_and_the_pair_by_seed(tmp_path: Path) -> None:
+    grid = "minigrid:MiniGrid-Empty-5x5-v0"
+    done = memlab("sweep", "--agents", "random,full-history", "--envs", grid, "--seeds", "0-2", "--llm",
+                  "fake:forward", "--max-steps", "4", "--workers", "1", "--name", "pairs", home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert f"{grid} · sweep:pairs · random: 0.00 [0.00, 0.00] (n=3), won 0%" in lines
+    assert f"{grid} · sweep:pairs · full-history: 0.00 [0.00, 0.00] (n=3), won 0%" in lines
+    assert f"{grid} · sweep:pairs · full-history − random: +0.00 [0.00, 0.00] (n=3), 0-0-3, sign test p=1" in lines
+    assert done.stdout.strip().splitlines()[-1] == "sweep:pairs"  # the label stays the last line

@@ -89,19 +89,6 @@ def timings_strip_html(timings: Timings) -> str:
             f'<div style="font-size:0.8rem;color:#555;margin-top:2px">{legend} · {total}</div>')
 
 
-def aggregate_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Mean ± std of the final and normalised score per (env, agent, group) from per-run rows."""
-    frame = pd.DataFrame(rows)
-    if frame.empty:
-        return frame
-    value = frame["normalized"].fillna(frame["score"])
-    frame = frame.assign(value=value)
-    grouped = frame.groupby(["env", "agent", "group"], dropna=False)
-    out = grouped.agg(runs=("run", "count"), seeds=("seed", "nunique"), mean=("value", "mean"),
-                      std=("value", "std"), won=("won", "mean"))
-    return out.reset_index().fillna({"std": 0.0})
-
-
 def aggregate_figure(rows: list[dict[str, Any]], height: int = 320) -> go.Figure:
     """Per agent (x) and env (colour): mean ± std bars of the normalised score, per-seed points on top."""
     frame = pd.DataFrame(rows)
