@@ -4,9 +4,11 @@ aggregated over seeds."""
 import pandas as pd
 import streamlit as st
 
-from lab.ui import link, page_setup, run_label, summary_rows
+from lab.aggregate import aggregate_frame, paired_frame, summary_rows
+from lab.ui import link, page_setup, run_label
 from lab.views import data
-from lab.views.charts import CURVES, aggregate_figure, aggregate_frame, overlay_figure
+from lab.views.charts import CURVES, aggregate_figure, overlay_figure
+from lab.views.memdiff import memory_diff_panel
 from lab.views.memory import memory_view
 from lab.views.navigator import parse_runs, parse_step, step_navigator
 from lab.views.panels import env_panel, thoughts_panel
@@ -80,6 +82,8 @@ def aligned_view(longest: int, requested: int | None) -> None:
     index = step_navigator(longest, key="compare:" + ",".join(chosen), initial=requested)
     st.subheader(f"Step {index}", anchor=False)
     columns_at(index)
+    with st.expander("Memory diff at this step (items matched by content)", expanded=True):
+        memory_diff_panel(store, infos, names, index)
     st.caption(f"rendered step {index}")
 
 
@@ -118,5 +122,9 @@ rows = [r for r in summary_rows(pool) if r["status"] == "finished"]
 if rows:
     st.plotly_chart(aggregate_figure(rows), key="aggregate")
     st.dataframe(aggregate_frame(rows), hide_index=True, width="stretch")
+    pairs = paired_frame(rows)
+    if len(pairs):
+        st.markdown("**Paired by seed** (first agent minus second; a verdict needs the interval to exclude 0)")
+        st.dataframe(pairs, hide_index=True, width="stretch")
 else:
     st.caption("No finished runs in this group yet.")

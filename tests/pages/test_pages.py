@@ -108,6 +108,26 @@ def test_compare_aggregates_a_batch_over_seeds(recorded: Recorded) -> None:
     assert list(table["agent"]) == ["demo-graph"] and int(table["runs"].iloc[0]) == 2
 
 
+def test_compare_shows_the_memory_diff_at_the_step_and_where_the_runs_part(recorded: Recorded) -> None:
+    """``demo2`` stores fewer episode nodes on the same random walk: the same actions, other memories."""
+    from lab.memdiff import compare, divergence
+
+    at = page("compare", runs=f"{recorded.demo},{recorded.demo2}", step="12")
+    assert not at.exception
+    store = RunStore()
+    found = divergence(store, recorded.demo, recorded.demo2)
+    assert found.actions is None and found.memory is not None and found.memory <= 12
+    line = texts(at.caption)
+    assert "Actions first differ: never in the 30 shared steps" in line
+    assert f"memories first differ: [step {found.memory}](compare?runs=" in line
+    diff = compare(store.memory_at(recorded.demo, 12), store.memory_at(recorded.demo2, 12))
+    shown = texts(at.markdown)
+    assert f"only in demo-graph · {recorded.demo[-6:]}: **{len(diff.only_a)}**" in shown
+    assert f"in both: **{len(diff.both)}**" in shown and diff.both and (diff.only_a or diff.only_b)
+    at = page("compare", runs=f"{recorded.demo},{recorded.demo2}", step="35")  # past demo2's 30 steps
+    assert not at.exception and "past the end of one of these runs" in texts(at.info)
+
+
 PRICES = {"fake*": {"input": 1000.0, "output": 2000.0}}
 """A price table for the fixture's fake models (high figures, so the costs are not rounded away)."""
 
