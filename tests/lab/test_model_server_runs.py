@@ -41,16 +41,16 @@ def endpoint(server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> OpenAISer
 
 
 @pytest.mark.parametrize("agent, agent_config, steps, paper", [
-    ("arigraph", {"extractor": "llm", "outdated": "llm", "entities": "llm", "encoder": "hash"}, 2,
+    ("arigraph", {"extractor": "llm", "outdated": "llm", "entities": "llm", "encoder": "hash"}, 1,
      {"extract": 0.001, "entities": 0.7, "plan": 0.2, "act": 0.2}),
-    ("hiagent", {}, 2, {"act": 0.0}),  # generating, HiAgent writes its subgoals inside the act reply
+    ("hiagent", {}, 1, {"act": 0.0}),  # generating, HiAgent writes its subgoals inside the act reply
     ("clin", {"record_meta_memory": False}, 1, {"act": 0.0, "memory": 0.0}),
 ])
 def test_an_llm_agent_runs_over_http_sends_its_settings_and_replays_exactly(
         endpoint: OpenAIServer, store: RunStore, agent: str, agent_config: dict, steps: int,
         paper: dict[str, float]) -> None:
     config = RunConfig(env_id="tw-coin", agent_id=agent, agent_config=agent_config, llm="openai:smollm2-135m",
-                       llm_options={"max_tokens": 16}, max_steps=steps, probe_every=0)
+                       llm_options={"max_tokens": 8}, max_steps=steps, probe_every=0)
     info = execute(config, store)
     assert info.status == "finished", info.summary.message
     calls = [call for step in store.steps(info.run_id) for call in step.llm_calls]
@@ -67,7 +67,7 @@ def test_an_llm_agent_runs_over_http_sends_its_settings_and_replays_exactly(
     assert set(paper) <= purposes
     for purpose, temperature in paper.items():
         assert info.config.sampling[purpose]["temperature"] == temperature
-        assert info.config.sampling[purpose]["max_tokens"] == 16  # the override reaches every purpose
+        assert info.config.sampling[purpose]["max_tokens"] == 8  # the override reaches every purpose
     replay = execute(config.model_copy(update={"llm": f"replay:{info.run_id}"}), store)
     assert len(endpoint.requests) == len(bodies)  # a replay asks the server nothing
     assert [s.action for s in store.steps(replay.run_id)] == [s.action for s in store.steps(info.run_id)]

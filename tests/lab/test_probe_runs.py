@@ -254,8 +254,8 @@ def test_memlab_run_takes_the_policy_and_the_probe_options(games_home: Path) -> 
 
 @pytest.mark.slow
 def test_the_embedded_model_answers_probes_with_the_batched_scorer(games_store: RunStore) -> None:
-    run = RunConfig(env_id="tw-cooking", env_options=COOKING, agent_id="full-history", llm="embedded",
-                    policy="walkthrough", max_steps=3, probe_every=3, probes_per_family=1)
+    run = RunConfig(env_id="tw-cooking", env_options=COOKING, agent_id="random", probe_llm="embedded",
+                    policy="walkthrough", max_steps=3, probe_every=3, probes_per_family=1)  # only probes call it
     start = time.perf_counter()
     info = runner.execute(run, games_store)
     steps = games_store.steps(info.run_id)
