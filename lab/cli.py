@@ -245,6 +245,44 @@ def resume_cmd(run_id: Annotated[str, typer.Argument(help="an errored, stopped o
         raise typer.Exit(1)
 
 
+@app.command("attribute")
+@guarded
+def attribute_cmd(
+    run_id: Annotated[str, typer.Argument(help="a run of an LLM text agent")],
+    step: Annotated[int | None, typer.Option("--step", min=0, help="the step whose decision to explain")] = None,
+    all_steps: Annotated[bool, typer.Option("--all", help="every decision of the run, stored for the UI")] = False,
+    llm: Annotated[str, typer.Option("--llm", help="the scoring model (an LLM spec that scores options)")] = (
+        "embedded"),
+    refresh: Annotated[bool, typer.Option("--refresh", help="score again even when stored")] = False,
+) -> None:
+    """Which memory items moved the choice: each item left out of the decision prompt in turn, every option
+    scored again (the change in the chosen action's log-probability over the options, the new pick)."""
+    from lab import attribution
+    from lab.core.errors import ConfigError
+    from lab.store import RunStore
+
+    if (step is None) == (not all_steps):
+        raise ConfigError("give --step N or --all")
+    store = RunStore()
+    store.get_run(run_id)
+    if all_steps:
+        total = len(attribution.attributable_steps(store, run_id))
+        with progress_bar(total) as progress:
+            done = attribution.attribute_all(store, run_id, llm, progress=progress)
+        flips = sum(any(e.choice != a.chosen for e in a.items) for a in done)
+        typer.echo(f"{len(done)} decisions attributed with {llm}; {flips} have an item whose removal flips "
+                   "the choice", err=True)
+        return
+    assert step is not None
+    result = attribution.cached(store, run_id, step, llm, refresh=refresh)
+    typer.echo(f"run {run_id} step {step}: chose {result.chosen!r} among {len(result.options)} options "
+               f"(scored by {result.model}; log-probabilities over the options)")
+    rows = [["item", "text", "logprob", "change", "choice"], *attribution.table(result)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
 @app.command("sweep")
 @guarded
 def sweep_cmd(

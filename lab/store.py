@@ -97,7 +97,17 @@ def m002_cross_run_memory(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX cross_run_memory_provenance ON cross_run_memory(provenance)")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_cross_run_memory]
+def m003_attributions(db: sqlite3.Connection) -> None:
+    """Memory-to-action attributions of recorded steps (``lab.attribution``), one per step and scoring model."""
+    db.execute(
+        "CREATE TABLE attributions ("
+        " run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE, idx INTEGER NOT NULL,"
+        " model TEXT NOT NULL, record TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (run_id, idx, model))"
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_cross_run_memory,
+                                                          m003_attributions]
 """Ordered, named schema migrations; each runs once and is recorded in ``migrations``."""
 
 SERIES_COLUMNS = (
@@ -341,12 +351,12 @@ class RunStore:
         return bool(rows and rows[0][0])
 
     def delete_run(self, run_id: str) -> None:
-        """Delete a run with its steps, snapshots and cross-run memory entries."""
+        """Delete a run with its steps, snapshots, attributions and cross-run memory entries."""
         self.get_run(run_id)
         db = self._db()
         try:
             db.execute("BEGIN IMMEDIATE")
-            for table in ("cross_run_memory", "snapshots", "steps", "runs"):
+            for table in ("attributions", "cross_run_memory", "snapshots", "steps", "runs"):
                 db.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
             db.execute("COMMIT")
         except sqlite3.Error as err:
@@ -359,7 +369,7 @@ class RunStore:
         db = self._db()
         try:
             db.execute("BEGIN IMMEDIATE")
-            for table in ("snapshots", "steps"):
+            for table in ("attributions", "snapshots", "steps"):
                 db.execute(f"DELETE FROM {table} WHERE run_id=? AND idx>=?", (run_id, start))
             db.execute("UPDATE runs SET n_steps=?, summary=?, updated_at=? WHERE run_id=?",
                        (start, summary.model_dump_json(), now(), run_id))
@@ -503,6 +513,26 @@ class RunStore:
             if step.memory_diff is not None:
                 snapshot = memlib.apply(snapshot, step.memory_diff)
         return snapshot
+
+    def put_attribution(self, run_id: str, index: int, model: str, record: str) -> None:
+        """Keep an attribution of step ``index`` by ``model`` (JSON of ``lab.core.records.Attribution``)."""
+        self.step(run_id, index)
+        db = self._db()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("INSERT OR REPLACE INTO attributions VALUES (?, ?, ?, ?, ?)",
+                       (run_id, index, model, record, now()))
+            db.execute("COMMIT")
+        except sqlite3.Error as err:
+            rollback(db)
+            raise self._error(err, f"store an attribution of run {run_id} in") from None
+
+    def attributions(self, run_id: str, model: str | None = None) -> list[tuple[int, str, str]]:
+        """``(index, model, record JSON)`` of a run's stored attributions, by step (of one model if given)."""
+        self.get_run(run_id)
+        rows = self._query("SELECT idx, model, record FROM attributions WHERE run_id=? AND (? IS NULL OR model=?)"
+                           " ORDER BY idx, model", (run_id, model, model))
+        return [(int(idx), str(name), str(record)) for idx, name, record in rows]
 
     def metrics(self, run_id: str, prefix: str = "") -> list[tuple[int, dict[str, float]]]:
         """(index, metrics) of each step with metrics named ``prefix...``, read without parsing records."""

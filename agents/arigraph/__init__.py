@@ -14,6 +14,7 @@ from agents.arigraph.config import (
     SummaryConfig,
 )
 from agents.arigraph.memory import AriGraphMemory
+from agents.arigraph.planact import act_prompt_items
 from lab.core.protocols import AgentSpec
 
 PAPER = "Anokhin et al. 2024, AriGraph: Learning Knowledge Graph World Models with Episodic Memory"
@@ -22,7 +23,7 @@ PAPER = "Anokhin et al. 2024, AriGraph: Learning Knowledge Graph World Models wi
 def spec(id: str, description: str, config: Any, factory: Any, section: str) -> AgentSpec:
     """A text-only, LLM-using agent of this package."""
     return AgentSpec(id=id, description=description, config=config, factory=factory, uses_llm=True,
-                     env_kinds=("text",), paper=f"{PAPER}, {section}")
+                     env_kinds=("text",), paper=f"{PAPER}, {section}", prompt_items=act_prompt_items)
 
 
 SPECS = [

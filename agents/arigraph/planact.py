@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from agents.arigraph import prompts
@@ -20,7 +21,16 @@ from lab.core.env import Observation
 from lab.core.errors import ConfigError
 from lab.core.llm import match_option
 from lab.core.prompts import render
-from lab.core.protocols import Action, AgentContext, Task, Transition, TrialOutcome
+from lab.core.protocols import (
+    Action,
+    AgentContext,
+    PromptItem,
+    PromptSection,
+    SplitPrompt,
+    Task,
+    Transition,
+    TrialOutcome,
+)
 
 COOK_VERBS = (("stove", "fry"), ("oven", "roast"), ("bbq", "grill"))
 
@@ -217,3 +227,82 @@ class PlanActAgent:
             return exact.get(wanted.lower()) or options[match_option(wanted, options)[0]]
         thoughts["act_parse_failure"] = reply[:500]
         return options[match_option(re.sub(r"[{}\"]", " ", reply), options)[0]]
+
+
+# --- attribution: the recorded actor prompt, split into its memory items ----------------------------------
+OWN_TITLES = ("Main goal", "Your current observation", "Your current plan", "Your previous plan")
+"""Context sections that hold no memory item."""
+ACTIONS_MARK = "\n\nPossible actions in the current situation:"
+
+
+@dataclass(frozen=True)
+class MemorySection:
+    """How a memory section of the actor prompt splits into items and is joined again."""
+
+    title: str
+    """A regular expression matching the title."""
+    kind: str
+    split: str
+    """A regular expression the body is split at (zero-width: each item keeps its text)."""
+    separator: str
+    empty: str
+
+
+def memory_sections() -> tuple[MemorySection, ...]:
+    """Every memory section an agent of this package writes (the titles from the memories' own modules)."""
+    from agents.arigraph.baseline_memory import HISTORY_TITLE, RAG_TITLE, REFLECTIONS_TITLE, SUMMARY_TITLE
+    from agents.arigraph.memory import SEMANTIC_TITLE
+
+    pairs = r"\n(?=Observation: )"
+    return (
+        MemorySection(re.escape(SEMANTIC_TITLE), "triplet", r"; ", "; ", "(nothing relevant)"),
+        MemorySection(r"Your \d+ most relevant episodic memories from the past", "episode", r"\n---\n", "\n---\n",
+                      "(none)"),
+        MemorySection(r"Yet unexplored exits in the environment", "exits", r"\n", "\n", "none"),
+        MemorySection(re.escape(PlanActAgent.history_title), "history", pairs, "\n", "(none yet)"),
+        MemorySection(re.escape(HISTORY_TITLE), "history", pairs, "\n", "(none yet)"),
+        MemorySection(re.escape(RAG_TITLE), "record", r"\n---\n", "\n---\n", "(nothing yet)"),
+        MemorySection(re.escape(SUMMARY_TITLE), "summary", r"(?!)", "", ""),
+        MemorySection(re.escape(REFLECTIONS_TITLE), "reflection", r"\n(?=Trial \d+: )", "\n", ""),
+    )
+
+
+def act_prompt_items(messages: list[tuple[str, str]]) -> SplitPrompt | None:
+    """The actor prompt of Ariadne or a baseline split into its memory items (None: not such a prompt).
+
+    Sections are the numbered ``N. Title: body`` blocks of :meth:`PlanActAgent.context`; a memory section's
+    body is split as its memory joins it (triplets at ``; ``, episodes and records at ``---`` lines, history
+    pairs at each ``Observation:``), and a section left with no item gets the text the agent writes then.
+    """
+    users = [i for i, (role, _) in enumerate(messages) if role in ("user", "human")]
+    if not users:
+        return None
+    index = users[-1]
+    text = messages[index][1]
+    kinds = memory_sections()
+    titles = "|".join([*(re.escape(t) for t in OWN_TITLES), *(k.title for k in kinds)])
+    marks = list(re.finditer(rf"(?m)^\d+\. ({titles}): ", text))
+    if not marks:
+        return None
+    end_all = text.find(ACTIONS_MARK)
+    end_all = len(text) if end_all == -1 else end_all
+    sections = []
+    for k, mark in enumerate(marks):
+        kind = next((m for m in kinds if re.fullmatch(m.title, mark[1])), None)
+        if kind is None:
+            continue
+        start = mark.end()
+        end = marks[k + 1].start() - 2 if k + 1 < len(marks) else end_all  # the blank line between sections
+        body = text[start:end]
+        parts = [] if body == kind.empty else [p for p in re.split(kind.split, body) if p]
+        items = tuple(PromptItem(key=f"{kind.kind}:{len(sections)}.{i}", kind=kind.kind, text=p)
+                      for i, p in enumerate(parts))
+        sections.append(PromptSection(index, start, end, items, kind.separator, kind.empty))
+    listed = re.search(r"Possible actions in the current situation: (\[.*?\])\s*$", text, re.M)
+    options: tuple[str, ...] = ()
+    if listed:
+        try:
+            options = tuple(str(o) for o in json.loads(listed[1]))
+        except json.JSONDecodeError:
+            options = ()
+    return SplitPrompt(messages=tuple(messages), sections=tuple(sections), options=options)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.baselines.full_history import FullHistoryAgent, FullHistoryConfig
+from agents.baselines.full_history import FullHistoryAgent, FullHistoryConfig, act_prompt_items
 from agents.baselines.random_agent import RandomAgent, RandomConfig
 from lab.core.protocols import AgentSpec
 
@@ -20,6 +20,7 @@ SPECS = [
         factory=FullHistoryAgent,  # type: ignore[arg-type]
         uses_llm=True,
         paper="Anokhin et al. 2024, AriGraph, §4 baselines",
+        prompt_items=act_prompt_items,
     ),
 ]
 

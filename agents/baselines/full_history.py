@@ -8,6 +8,7 @@ is generated and matched to the closest admissible command.
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from pydantic import Field
@@ -18,7 +19,17 @@ from lab.core.errors import ConfigError
 from lab.core.llm import LLM
 from lab.core.llm.sampling import Sampling
 from lab.core.prompts import render
-from lab.core.protocols import Action, AgentConfig, AgentContext, Task, TrialOutcome, Transition
+from lab.core.protocols import (
+    Action,
+    AgentConfig,
+    AgentContext,
+    PromptItem,
+    PromptSection,
+    SplitPrompt,
+    Task,
+    TrialOutcome,
+    Transition,
+)
 from lab.core.records import MemorySnapshot, MemRecord
 
 
@@ -130,3 +141,32 @@ class FullHistoryAgent:
 
     def end_trial(self, outcome: TrialOutcome) -> None:
         """Nothing beyond the history."""
+
+
+HISTORY_MARK = "History of your observations and actions so far:\n"
+CURRENT_MARK = "\n\nCurrent observation:\n"
+ACTIONS_MARK = "\n\nValid actions:\n"
+
+
+def act_prompt_items(messages: list[tuple[str, str]]) -> SplitPrompt | None:
+    """The decision prompt split into its history pairs (``HistoryMemory.text`` joins them with new lines),
+    with the valid actions it lists; None when the messages are not this agent's prompt."""
+    users = [i for i, (role, _) in enumerate(messages) if role in ("user", "human")]
+    if not users:
+        return None
+    index = users[-1]
+    text = messages[index][1]
+    head = text.find(HISTORY_MARK)
+    if head == -1:
+        return None
+    start = head + len(HISTORY_MARK)
+    end = text.find(CURRENT_MARK, start)
+    if end == -1:
+        return None
+    body = text[start:end]
+    parts = [] if body == "(nothing yet)" else [p for p in re.split(r"\n(?=Observation: )", body) if p]
+    items = tuple(PromptItem(key=f"history:{i}", kind="history", text=p) for i, p in enumerate(parts))
+    listed = text.partition(ACTIONS_MARK)[2].split("\n\n")[0]
+    options = tuple(line[2:].strip() for line in listed.splitlines() if line.startswith("- "))
+    return SplitPrompt(messages=tuple(messages), sections=(PromptSection(index, start, end, items, "\n",
+                                                                         "(nothing yet)"),), options=options)

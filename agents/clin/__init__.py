@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.clin.agent import ClinAgent
+from agents.clin.agent import ClinAgent, act_prompt_items
 from agents.clin.config import ClinConfig
 from agents.clin.generator import DeterministicGenerator, TraceStep
 from agents.clin.memory import ClinMemory, Learning, parse_learning, verbal_score
@@ -19,6 +19,7 @@ SPECS = [
         uses_llm=True,
         env_kinds=("text",),
         paper="Majumder et al. 2023, CLIN: A Continually Learning Language Agent (arXiv 2310.10134)",
+        prompt_items=act_prompt_items,
     ),
 ]
 

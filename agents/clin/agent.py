@@ -30,7 +30,16 @@ from lab.core.env import Observation
 from lab.core.errors import ConfigError
 from lab.core.llm import LLM
 from lab.core.prompts import render as fill
-from lab.core.protocols import Action, AgentContext, Task, TrialOutcome, Transition
+from lab.core.protocols import (
+    Action,
+    AgentContext,
+    PromptItem,
+    PromptSection,
+    SplitPrompt,
+    Task,
+    TrialOutcome,
+    Transition,
+)
 
 
 class ClinAgent:
@@ -313,3 +322,27 @@ class ClinAgent:
                 self.clin.learnings
             ), "no learning could be parsed from the generator's reply; kept the previous memory"
         return learnings, ""
+
+
+def act_prompt_items(messages: list[tuple[str, str]]) -> SplitPrompt | None:
+    """The actor prompt split into its numbered learnings (the ids keep their numbers when some are left
+    out, as the actor cites them); with none left, the learnings block goes, as :meth:`ClinAgent.messages`
+    writes it. None when the messages are not CLIN's actor prompt."""
+    users = [i for i, (role, _) in enumerate(messages) if role in ("user", "human")]
+    if not users:
+        return None
+    index = users[0]  # the framing: task, learnings, the history heading
+    text = messages[index][1]
+    history = text.find("\n\n" + prompts.HISTORY)
+    if history == -1:
+        return None
+    heading = text.find(prompts.MEMORY_HEADING_END)
+    if heading == -1 or heading > history:
+        return SplitPrompt(messages=tuple(messages), sections=())  # no learnings in this prompt
+    start = text.rfind("\n\n", 0, heading) + 2
+    body_start = heading + len(prompts.MEMORY_HEADING_END)
+    lines = [line for line in text[body_start:history].split("\n") if line]
+    items = tuple(PromptItem(key=f"learning:{line.split('.')[0]}", kind="learning", text=line) for line in lines)
+    section = PromptSection(index, start, history + 2, items, "\n", "", prefix=text[start:body_start],
+                            suffix="\n\n")
+    return SplitPrompt(messages=tuple(messages), sections=(section,))

@@ -86,3 +86,6 @@ X DOES NOT CONTRIBUTE to Y
 Output only the list.
 
 {episodes}"""
+
+MEMORY_HEADING_END = '"X DOES NOT CONTRIBUTE to Y".\n'
+"""The end of the heading of :data:`MEMORY` and :data:`MEMORY_META`; the numbered learnings follow."""

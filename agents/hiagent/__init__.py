@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.hiagent.agent import HiAgent, parse_reply
+from agents.hiagent.agent import HiAgent, act_prompt_items, parse_reply
 from agents.hiagent.config import HiAgentConfig
 from agents.hiagent.memory import Chunk, WorkingMemory
 from lab.core.protocols import AgentSpec
@@ -17,6 +17,7 @@ SPECS = [
         uses_llm=True,
         env_kinds=("text",),
         paper="Hu et al. 2024, HiAgent: Hierarchical Working Memory Management (arXiv 2408.09559)",
+        prompt_items=act_prompt_items,
     ),
 ]
 

@@ -35,7 +35,16 @@ from lab.core.errors import ConfigError
 from lab.core.llm import LLM
 from lab.core.llm.client import estimate_tokens
 from lab.core.prompts import render
-from lab.core.protocols import Action, AgentContext, Task, TrialOutcome, Transition
+from lab.core.protocols import (
+    Action,
+    AgentContext,
+    PromptItem,
+    PromptSection,
+    SplitPrompt,
+    Task,
+    TrialOutcome,
+    Transition,
+)
 
 SUBGOAL_LINE = re.compile(
     r"^[ \t>*_#-]*(?:\d+[ \t.)]*)?subgoal[ \t*_]*\d*[ \t*_]*:[ \t]*(.*)$", re.IGNORECASE | re.MULTILINE
@@ -314,3 +323,23 @@ class HiAgent:
 
     def end_trial(self, outcome: TrialOutcome) -> None:
         """Nothing carries over: HiAgent's memory is in-trial only."""
+
+
+def act_prompt_items(messages: list[tuple[str, str]]) -> SplitPrompt | None:
+    """The action prompt split into the working memory's chunks: the opening (before the first subgoal),
+    then each ``N Subgoal:`` line with what follows it (a closed chunk's summary, the open chunk's pairs).
+    None when the messages are not this agent's action prompt."""
+    users = [i for i, (role, _) in enumerate(messages) if role in ("user", "human")]
+    if not users:
+        return None
+    index = users[-1]
+    text = messages[index][1]
+    head = text.find(prompts.MEMORY_MARK)
+    if head == -1:
+        return None
+    start = head + len(prompts.MEMORY_MARK)
+    cues = [text.rfind("\n" + cue) for cue in ("ERROR: ", prompts.CUE_SCORE) if cue]
+    end = min([c for c in cues if c >= start] or [len(text)])
+    parts = [p for p in re.split(r"\n(?=\d+ Subgoal: )", text[start:end]) if p]
+    items = tuple(PromptItem(key=f"chunk:{i}", kind="chunk", text=p) for i, p in enumerate(parts))
+    return SplitPrompt(messages=tuple(messages), sections=(PromptSection(index, start, end, items, "\n", ""),))

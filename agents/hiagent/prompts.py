@@ -104,3 +104,6 @@ SUMMARY_USER = """##Trajectory
 
 Give one line: a concise summary of what happened that matters for the subgoal, and whether the \
 subgoal was met."""
+
+MEMORY_MARK = 'to see what you carry.\n\n'
+"""Where the working memory starts in :data:`USER` (the text before ``{memory}``)."""

@@ -257,6 +257,60 @@ class AgentConfig(BaseModel):
 
 
 @dataclass(frozen=True)
+class PromptItem:
+    """One memory item as it entered a recorded prompt: a triplet, an episode, a history pair, a learning."""
+
+    key: str
+    """Unique within the prompt (``triplet:2``)."""
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class PromptSection:
+    """Where a memory section's body sits in a prompt, the items it is made of and how they are joined."""
+
+    message: int
+    """Index of the message (in the prompt's messages) that holds the section."""
+    start: int
+    end: int
+    """The body's span in that message's content."""
+    items: tuple[PromptItem, ...]
+    separator: str
+    """What the agent joins the items with."""
+    empty: str
+    """What the agent writes when the section has no item."""
+    prefix: str = ""
+    suffix: str = ""
+    """Text around the items that the agent writes only when there is at least one (a heading)."""
+
+
+@dataclass(frozen=True)
+class SplitPrompt:
+    """A recorded decision prompt split into its memory items, so that it can be rebuilt from any subset of
+    them as the agent's prompt builder would write it (``AgentSpec.prompt_items``; used by attribution)."""
+
+    messages: tuple[tuple[str, str], ...]
+    """(role, content) of every message, as recorded."""
+    sections: tuple[PromptSection, ...]
+    options: tuple[str, ...] = ()
+    """The candidate actions the prompt itself lists (empty when it lists none)."""
+
+    def items(self) -> list[PromptItem]:
+        return [item for section in self.sections for item in section.items]
+
+    def without(self, drop: set[str]) -> list[tuple[str, str]]:
+        """The messages with the items keyed in ``drop`` left out of their sections."""
+        contents = [content for _, content in self.messages]
+        for section in sorted(self.sections, key=lambda s: (s.message, -s.start)):
+            kept = [item.text for item in section.items if item.key not in drop]
+            body = section.prefix + section.separator.join(kept) + section.suffix if kept else section.empty
+            text = contents[section.message]
+            contents[section.message] = text[: section.start] + body + text[section.end :]
+        return [(role, content) for (role, _), content in zip(self.messages, contents)]
+
+
+@dataclass(frozen=True)
 class AgentSpec:
     """A registered agent."""
 
@@ -267,6 +321,9 @@ class AgentSpec:
     uses_llm: bool = False
     env_kinds: tuple[str, ...] = ("text", "grid")
     paper: str = ""
+    prompt_items: Callable[[list[tuple[str, str]]], SplitPrompt | None] | None = None
+    """Splits a recorded decision prompt (the ``act`` call's messages) into its memory items; None where
+    the agent's prompts have no such items (attribution then says so)."""
 
 
 @dataclass(frozen=True)

@@ -340,6 +340,47 @@ class TrialResult(Record):
     lost: bool = False
 
 
+class ItemEffect(Record):
+    """What leaving one memory item out of a decision prompt did to the choice (``lab.attribution``)."""
+
+    key: str
+    """The item's key in the prompt (``triplet:2.0``)."""
+    kind: str
+    text: str
+    memory_id: str | None = None
+    """The id of the memory item it came from (matched by content), when the snapshot holds it."""
+    delta: float
+    """Change in the log-probability of the chosen action (over the options) when the item is left out;
+    negative: the item supported the choice."""
+    choice: str
+    """What the scorer picks without the item."""
+    rank: int
+    """1 for the item whose removal moves the chosen action's log-probability most, 2 next, ..."""
+
+
+class Attribution(Record):
+    """Each memory item of a recorded decision, left out in turn and the options scored again."""
+
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    step: int
+    model: str
+    """The scoring model (its LLM spec)."""
+    purpose: str
+    """The recorded call whose prompt was rebuilt (``act``)."""
+    chosen: str
+    """The option the agent chose at this step."""
+    options: list[str]
+    full_logprob: float
+    """Log-probability of ``chosen`` over the options with every item in the prompt."""
+    full_choice: str
+    """The scorer's pick with every item (equals ``chosen`` when the scorer is the run's own model)."""
+    none_logprob: float
+    """... with no memory item at all."""
+    none_choice: str
+    items: list[ItemEffect] = Field(default_factory=list)
+
+
 class Resumption(Record):
     """Where ``memlab resume`` continued a run (``lab.resume``), and what had ended it."""
 

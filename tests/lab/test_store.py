@@ -116,7 +116,7 @@ def test_a_store_made_before_cross_run_memory_is_migrated(tmp_path: Path,
 
     store = RunStore(path)
     applied = [n for (n,) in store._db().execute("SELECT name FROM migrations ORDER BY name")]
-    assert applied == ["m001_initial", "m002_cross_run_memory"]
+    assert applied == ["m001_initial", "m002_cross_run_memory", "m003_attributions"]
     assert store.n_steps(run_id) == 2 and store.cross_run_entries(run_id) == []
     store.put_entry(CrossRunEntry(run_id=run_id, key="e", provenance={"llm": "x"}, data={"n": 1}))
     assert [e.data for e in store.find_entries("clin", {"llm": "x"})] == [{"n": 1}]

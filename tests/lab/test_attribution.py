@@ -1,0 +1,161 @@
+"""Memory → action attribution on real recorded runs, with a scorer whose dependence on memory is known."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from agents.registry import get_spec
+from lab import attribution
+from lab.benches.strong_model import ScriptedStrongModel
+from lab.core.errors import ConfigError
+from lab.core.records import RunConfig
+from lab.runner import execute
+from lab.store import RunStore
+
+GAME = {"env_id": "tw-coin", "env_options": {"level": 5}}
+RULES = {"extractor": "rules", "outdated": "rules", "entities": "rules"}  # minilm: hashed vectors retrieve nothing at 0.4
+
+
+class KeyedScorer(BaseChatModel):
+    """Scores options as a reader who needs one memory item: ``favourite`` wins while ``needed`` is in the
+    prompt; without it, ``fallback`` does. Every other option scores low."""
+
+    needed: str
+    favourite: str
+    fallback: str
+    seen: list[str] = []
+
+    @property
+    def _llm_type(self) -> str:
+        return "keyed-scorer"
+
+    def score_options(self, messages: Sequence[BaseMessage], options: Sequence[str]) -> list[float]:
+        text = "\n".join(str(m.content) for m in messages)
+        self.seen.append(text)
+        best = self.favourite if self.needed in text else self.fallback
+        return [-0.5 if option == best else -3.0 for option in options]
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
+                  **kwargs: Any) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.favourite))])
+
+
+def recorded(store: RunStore, agent: str, agent_config: dict[str, Any]) -> str:
+    config = RunConfig(**GAME, agent_id=agent, agent_config=agent_config, llm="openai:scripted-strong",
+                       max_steps=20, probe_every=0)
+    info = execute(config, store, chat_model=ScriptedStrongModel())
+    assert info.summary.won, info.summary.message
+    return info.run_id
+
+
+def split_at(store: RunStore, run_id: str, index: int):
+    step = store.step(run_id, index)
+    call = attribution.decision_call(step)
+    spec = get_spec(store.get_run(run_id).config.agent_id)
+    return step, spec.prompt_items([(m.role, m.content) for m in call.messages])
+
+
+def test_leaving_out_the_one_item_the_scorer_needs_flips_the_choice_and_nothing_else_does(
+        games_store: RunStore) -> None:
+    run = recorded(games_store, "arigraph", RULES)
+    step, split = split_at(games_store, run, 2)
+    triplets = [item for item in split.items() if item.kind == "triplet"]
+    assert len(triplets) >= 3 and {"episode", "history"} & {i.kind for i in split.items()}
+    needed = triplets[1]
+    other = next(o for o in split.options if o != step.action)
+    scorer = KeyedScorer(needed=needed.text, favourite=step.action, fallback=other)
+    result = attribution.attribute(games_store, run, 2, "keyed", scorer)
+    assert result.chosen == result.full_choice == step.action and set(result.options) == set(split.options)
+    effects = {e.key: e for e in result.items}
+    assert set(effects) == {i.key for i in split.items()}
+    assert effects[needed.key].rank == 1 and effects[needed.key].choice == other
+    assert effects[needed.key].delta < -2.0  # from the favourite's share to the fallback's
+    assert all(e.delta == pytest.approx(0.0) and e.choice == step.action
+               for key, e in effects.items() if key != needed.key)
+    assert result.none_choice == other and result.none_logprob < result.full_logprob
+    assert effects[needed.key].memory_id  # the triplet is an edge of the memory at this step
+    # the prompt rebuilt without the item is the agent's own, less that item and its separator
+    without = split.without({needed.key})[-1][1]
+    assert needed.text not in without and "; ;" not in without
+    assert split.without(set())[-1][1] == split.messages[-1][1]
+
+
+@pytest.mark.parametrize(("agent", "agent_config", "kind"), [
+    ("full-history", {}, "history"),
+    ("rag", {"encoder": "hash"}, "history"),
+    ("summary", {}, "summary"),
+    ("hiagent", {}, "chunk"),
+    ("clin", {"record_meta_memory": False}, "learning"),
+])
+def test_every_text_agents_prompt_splits_into_items_and_rebuilds_without_each(
+        games_store: RunStore, agent: str, agent_config: dict[str, Any], kind: str) -> None:
+    trials = 2 if agent == "clin" else 1  # CLIN's learnings reach the prompt in the next trial
+    config = RunConfig(**GAME, agent_id=agent, agent_config=agent_config, llm="openai:scripted-strong",
+                       max_steps=20, trials=trials, probe_every=0)
+    run = execute(config, games_store, chat_model=ScriptedStrongModel()).run_id
+    index = next(s.index for s in games_store.steps(run) if s.trial == trials - 1 and s.t == 3)
+    step, split = split_at(games_store, run, index)
+    found = [i for i in split.items() if i.kind == kind]
+    assert found, [i.kind for i in split.items()]
+    full = split.messages
+    for item in split.items():
+        rebuilt = split.without({item.key})
+        changed = [k for k, (a, b) in enumerate(zip(full, rebuilt)) if a != b]
+        assert len(changed) == 1, item  # one message loses the item, the others stay as recorded
+        before, after = full[changed[0]][1], rebuilt[changed[0]][1]
+        assert after.count(item.text) < before.count(item.text) and len(after) < len(before)
+    scorer = KeyedScorer(needed=found[0].text, favourite=step.action,
+                         fallback=next(o for o in (split.options or step.observation.admissible) if o != step.action))
+    result = attribution.attribute(games_store, run, index, "keyed", scorer)
+    top = min(result.items, key=lambda e: e.rank)
+    assert top.key == found[0].key and top.choice != step.action
+
+
+def test_attributions_are_kept_by_step_and_model_and_go_with_their_run(games_store: RunStore) -> None:
+    run = recorded(games_store, "full-history", {})
+    step, split = split_at(games_store, run, 1)
+    scorer = KeyedScorer(needed=split.items()[0].text, favourite=step.action, fallback="inventory")
+    first = attribution.cached(games_store, run, 1, "keyed", scorer)
+    calls = len(scorer.seen)
+    again = attribution.cached(games_store, run, 1, "keyed", scorer)
+    assert again == first and len(scorer.seen) == calls  # read back, not scored again
+    assert [(i, m) for i, m, _ in games_store.attributions(run)] == [(1, "keyed")]
+    games_store.delete_run(run)
+    assert games_store._query("SELECT count(*) FROM attributions WHERE run_id=?", (run,))[0][0] == 0
+
+
+def test_agents_without_prompt_items_and_models_that_cannot_score_are_refused_in_one_line(
+        games_store: RunStore) -> None:
+    run = recorded(games_store, "full-history", {})
+    with pytest.raises(ConfigError, match="cannot score options"):
+        attribution.attribute(games_store, run, 1, "fake:go north")
+    walk = execute(RunConfig(**GAME, agent_id="random", max_steps=3, probe_every=0), games_store)
+    with pytest.raises(ConfigError, match="no memory items"):
+        attribution.attribute(games_store, walk.run_id, 0)
+
+
+def test_memlab_attribute_prints_the_table_and_refuses_bad_input(games_store: RunStore) -> None:
+    """In process, so the embedded scorer loaded by the session's other tests serves here too."""
+    from typer.testing import CliRunner
+
+    from lab.cli import app
+
+    run = recorded(games_store, "full-history", {})
+    done = CliRunner().invoke(app, ["attribute", run, "--step", "2"])
+    assert done.exit_code == 0, done.output
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith(f"run {run} step 2: chose ") and "(scored by embedded" in lines[0]
+    assert lines[2].startswith("(full prompt)") and lines[3].startswith("(no memory)")
+    assert {line.split("  ")[0] for line in lines[4:]} == {"1. history", "2. history"}
+    assert [(i, m) for i, m, _ in games_store.attributions(run)] == [(2, "embedded")]
+    bad = CliRunner().invoke(app, ["attribute", run])
+    assert bad.exit_code != 0 and bad.stderr.strip().endswith("give --step N or --all")
+    assert "\n" not in bad.stderr.strip()
+    missing = CliRunner().invoke(app, ["attribute", "nope", "--step", "0"])
+    assert missing.exit_code != 0 and missing.stderr.count("\n") == 1 and "nope" in missing.stderr
