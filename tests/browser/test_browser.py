@@ -126,10 +126,12 @@ def test_compare_shows_two_runs_under_one_slider(app: App, page: Any) -> None:
     page.goto(f"{app.url}/compare?runs={app.demo},{app.demo2}&step=3")
     rendered(page, 3)
     for run_id in (app.demo, app.demo2):  # the column headers (markdown, not the actions table's canvas)
-        page.locator('[data-testid="stMarkdownContainer"] strong', has_text=f"demo-graph · {run_id[-6:]}").wait_for()
+        page.locator('[data-testid="stMarkdownContainer"] strong',
+                     has_text=f"demo-graph · {run_id[-6:]}").first.wait_for()  # the memory diff names them too
     page.get_by_role("button", name=re.compile(r"^next")).first.click()
     rendered(page, 4)
     assert page.get_by_text("Actions first differ at step").count() == 1
+    assert page.get_by_text(re.compile(r"memories first differ: step \d+")).count() == 1  # a link to that step
 
 
 def test_an_html_report_downloads_and_opens_offline(app: App, page: Any, tmp_path: Path) -> None:
