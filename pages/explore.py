@@ -4,6 +4,7 @@ import streamlit as st
 
 from lab.ui import link, page_setup, pick_run
 from lab.views import data
+from lab.views.attribution import why_panel
 from lab.views.charts import memory_size_figure, score_figure
 from lab.views.memory import memory_view
 from lab.views.navigator import parse_step, step_navigator
@@ -53,6 +54,9 @@ def step_view() -> None:
     with right:
         st.markdown("##### Memory")
         memory_view(store, info, index, key=f"explore:{info.run_id}", timeline=False)
+    if info.config.llm != "none":
+        with st.expander("Why this action? (each memory item left out of the decision prompt)"):
+            why_panel(store, info, step, key=f"explore:{info.run_id}:{index}")
     st.markdown("##### Probes: what the memory knows (ground truth)")
     step_probes_panel(step, run_probes(store, str(store.path), info.run_id, info.n_steps))
     st.markdown("##### LLM calls (the context window of each call)")

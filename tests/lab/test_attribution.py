@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
 
 from agents.registry import get_spec
 from lab import attribution
@@ -17,33 +13,10 @@ from lab.core.errors import ConfigError
 from lab.core.records import RunConfig
 from lab.runner import execute
 from lab.store import RunStore
+from tests.scorers import KeyedScorer
 
 GAME = {"env_id": "tw-coin", "env_options": {"level": 5}}
 RULES = {"extractor": "rules", "outdated": "rules", "entities": "rules"}  # minilm: hashed vectors retrieve nothing at 0.4
-
-
-class KeyedScorer(BaseChatModel):
-    """Scores options as a reader who needs one memory item: ``favourite`` wins while ``needed`` is in the
-    prompt; without it, ``fallback`` does. Every other option scores low."""
-
-    needed: str
-    favourite: str
-    fallback: str
-    seen: list[str] = []
-
-    @property
-    def _llm_type(self) -> str:
-        return "keyed-scorer"
-
-    def score_options(self, messages: Sequence[BaseMessage], options: Sequence[str]) -> list[float]:
-        text = "\n".join(str(m.content) for m in messages)
-        self.seen.append(text)
-        best = self.favourite if self.needed in text else self.fallback
-        return [-0.5 if option == best else -3.0 for option in options]
-
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
-                  **kwargs: Any) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.favourite))])
 
 
 def recorded(store: RunStore, agent: str, agent_config: dict[str, Any]) -> str:

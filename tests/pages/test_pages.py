@@ -68,6 +68,31 @@ def test_explore_text_run_shows_rooms_llm_calls_and_escapes_game_text(recorded: 
     assert not any(HOSTILE in m.value for m in at.markdown)
 
 
+def test_explore_explains_an_action_from_its_stored_attribution_and_offers_one_where_none_is(
+        recorded: Recorded) -> None:
+    from agents.registry import get_spec
+    from lab import attribution
+    from tests.scorers import KeyedScorer
+
+    store = RunStore()
+    step = store.step(recorded.history, 2)
+    call = attribution.decision_call(step)
+    split = get_spec("full-history").prompt_items([(m.role, m.content) for m in call.messages])
+    assert len(split.items()) == 2 and split.options  # two history pairs; the grid actions as options
+    other = next(o for o in split.options if o != step.action)
+    scorer = KeyedScorer(needed=split.items()[0].text, favourite=step.action, fallback=other)
+    result = attribution.cached(store, recorded.history, 2, "keyed", scorer)
+    at = page("explore", run=recorded.history, step="2")
+    assert not at.exception
+    shown = texts(at.markdown)
+    assert f"Chose **{step.action}** among {len(result.options)} options · scored by `keyed`" in shown
+    assert "1 of 2 items flip the choice when left out" in shown
+    table = [d.value for d in at.dataframe if "choice without it" in d.value.columns][0]
+    assert list(table["rank"]) == [1, 2] and list(table["flips"]) == [True, False]
+    at = page("explore", run=recorded.history, step="1")  # nothing stored for this step: a button
+    assert not at.exception and [b.label for b in at.button if b.label == "Attribute this step"]
+
+
 def test_explore_multi_trial_run_shows_trials_and_memory_changes(recorded: Recorded) -> None:
     at = page("explore", run=recorded.history, step="0")
     assert not at.exception
