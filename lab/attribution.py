@@ -75,7 +75,8 @@ def attribute(store: RunStore, run_id: str, index: int, spec: str = "embedded",
     options = list(call.options or split.options or step.observation.admissible)
     if not options:
         raise ConfigError(f"step {index} of run {run_id}: no options to score")
-    llm = LLM(model if model is not None else llmlib.build(spec, store), spec, max_retries=0)  # type: ignore[arg-type]
+    chat = model if model is not None else llmlib.build(spec, store)
+    llm = LLM(chat, spec, max_retries=0)  # type: ignore[arg-type]
     if not llm.can_score:
         raise ConfigError(f"attribution scores every option: {spec} cannot score options (use embedded, or a "
                           "model that returns log-probabilities)")

@@ -121,7 +121,8 @@ def play(store: RunStore, spec: str, agent: str, env_id: str, options: dict[str,
     purposes = Counter(call.purpose for step in steps for call in step.llm_calls)
     ended = ("won" if info.summary.won else steps[-1].thoughts.get("end_trial") if steps else None) or (
         f"step cap {max_steps}" if len(steps) >= max_steps else info.summary.status)
-    return {"agent": agent, "env": f"{env_id} {options}", "run": info.run_id, "won": info.summary.won, "ended": ended,
+    return {"agent": agent, "env": f"{env_id} {options}", "run": info.run_id, "won": info.summary.won,
+            "ended": ended,
             "status": info.summary.status, "steps": len(steps), "calls": sum(purposes.values()),
             "purposes": purposes, "unused": sum(bool(unread(step.thoughts)) for step in steps),
             "step_s": [step.timings.total_s for step in steps], "llm_s": [step.timings.llm_s for step in steps],

@@ -19,7 +19,8 @@ OPPOSITE = {"north": "south", "south": "north", "east": "west", "west": "east"}
 ROOM = re.compile(r"-= (.+?) =-")
 MOVE = re.compile(r"go (north|south|east|west)")
 GOAL_OBJECT = re.compile(
-    r"\b(?:retrieve|recover|fetch|obtain|lift|snatch|remove|take|pick up|pick-up|grab|collect|find|get)\s+(?:the|a|an)\s+([a-z][a-z' -]*?)"
+    r"\b(?:retrieve|recover|fetch|obtain|lift|snatch|remove|take|pick up|pick-up|grab|collect|find|get)"
+    r"\s+(?:the|a|an)\s+([a-z][a-z' -]*?)"
     r"""(?=\s+(?:from|on|in|inside|off|at|which|that)\b|[.,!;:'"]|$)""",
     re.IGNORECASE | re.MULTILINE,
 )

@@ -16,7 +16,8 @@ from lab.store import RunStore
 from tests.scorers import KeyedScorer
 
 GAME = {"env_id": "tw-coin", "env_options": {"level": 5}}
-RULES = {"extractor": "rules", "outdated": "rules", "entities": "rules"}  # minilm: hashed vectors retrieve nothing at 0.4
+RULES = {"extractor": "rules", "outdated": "rules", "entities": "rules"}
+"""AriGraph without LLM memory calls; the MiniLM encoder (hashed vectors retrieve nothing at the 0.4 cut)."""
 
 
 def recorded(store: RunStore, agent: str, agent_config: dict[str, Any]) -> str:
