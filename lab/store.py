@@ -26,8 +26,8 @@ from lab.core import memory as memlib
 from lab.core.errors import DataDirError, RunNotFoundError, SchemaVersionError, StoreError
 from lab.core.protocols import canonical
 from lab.core.records import (
-    SCHEMA_VERSION, CrossRunEntry, MemorySnapshot, ProbeReport, RunConfig, RunInfo, RunStatus, RunSummary,
-    Step,
+    SCHEMA_VERSION, Attribution, CrossRunEntry, MemorySnapshot, ProbeReport, RunConfig, RunInfo, RunStatus,
+    RunSummary, Step,
 )
 from lab.core.settings import FIX, store_path, why_unusable
 
@@ -290,10 +290,11 @@ class RunStore:
 
     def add_run(self, config: RunConfig, versions: dict[str, str], steps: list[Step], summary: RunSummary,
                 run_id: str | None = None, created_at: str | None = None,
-                cross_run: Iterable[CrossRunEntry] = ()) -> str:
+                cross_run: Iterable[CrossRunEntry] = (), attributions: Iterable[Attribution] = ()) -> str:
         """Write a whole run (a sweep worker's, an import) in one transaction: all of it or nothing.
 
-        ``cross_run``: the run's cross-run memory entries, stored under the new run's id."""
+        ``cross_run``: the run's cross-run memory entries, stored under the new run's id; ``attributions``
+        likewise (an import's)."""
         run_id = run_id or new_run_id()
         stamp = now()
         db = self._db()
@@ -310,6 +311,10 @@ class RunStore:
                 self._insert_step(db, run_id, step)
             for entry in cross_run:
                 self._put_entry(db, entry.model_copy(update={"run_id": run_id}))
+            for found in attributions:
+                db.execute("INSERT OR REPLACE INTO attributions VALUES (?, ?, ?, ?, ?)",
+                           (run_id, found.step, found.model,
+                            found.model_copy(update={"run_id": run_id}).model_dump_json(), stamp))
             db.execute("COMMIT")
         except sqlite3.Error as err:
             rollback(db)

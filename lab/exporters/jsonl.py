@@ -1,5 +1,6 @@
 """The canonical JSONL trace: export (a header line, then one line per step, keyframes inline, then one
-line per cross-run memory entry the run recorded) and import back into the store. Traces written before
+line per cross-run memory entry the run recorded, then one per stored attribution) and import back into
+the store. Traces written before
 cross-run memory lines existed import as they are (with no entries).
 
 Import validates the whole file before writing anything, then writes the run in one transaction
@@ -8,8 +9,8 @@ its line. Validation also refuses what the records' schemas allow but the lab ca
 that could not name an export file, lone surrogates (``"\\ud800"``), integers past SQLite's 64 bits
 and NaN in the step columns, numbers past Python's 4300 digits, JSON nested past its recursion
 limit. An import of an export equals the original run: same id, creation time, config, versions,
-summary, steps, keyframes and cross-run memory entries (only ``updated_at``, the time of the last write,
-is new).
+summary, steps, keyframes, cross-run memory entries and attributions (only ``updated_at``, the time of
+the last write, is new).
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from typing import Any, Iterable, Iterator
 from pydantic import BaseModel, ValidationError
 
 from lab.core.errors import ConfigError
-from lab.core.records import SCHEMA_VERSION, CrossRunEntry, RunInfo, RunSummary, Step
+from lab.core.records import SCHEMA_VERSION, Attribution, CrossRunEntry, RunInfo, RunSummary, Step
 from lab.store import RunStore
 
 
 ENTRY = "cross_run_memory"
 """The ``type`` of a cross-run memory entry's line."""
+ATTRIBUTION = "attribution"
+"""The ``type`` of a stored attribution's line (``lab.attribution``)."""
 
 
 def jsonl_lines(store: RunStore, run_id: str, batch: int = 500) -> Iterator[str]:
@@ -41,6 +44,8 @@ def jsonl_lines(store: RunStore, run_id: str, batch: int = 500) -> Iterator[str]
                               "schema_version": step.schema_version})
     for entry in store.cross_run_entries(run_id):
         yield json.dumps({"type": ENTRY, **entry.model_dump(mode="json")})
+    for _, _, record in store.attributions(run_id):
+        yield json.dumps({"type": ATTRIBUTION, **json.loads(record)})
 
 
 def _problem(err: ValidationError, what: str) -> str:
@@ -149,12 +154,21 @@ def _entry(data: dict[str, Any], line: int, run_id: str) -> CrossRunEntry:
     return entry
 
 
-def parse_jsonl(lines: Iterable[str]) -> tuple[RunInfo, list[Step], list[CrossRunEntry]]:
-    """Validate a whole trace (run, steps, cross-run memory entries); the first problem raises a
-    ``ConfigError`` naming its line."""
+def _attribution(data: dict[str, Any], line: int, run_id: str) -> Attribution:
+    data.pop("type")
+    found = _validate(Attribution, data, line, "attribution")
+    if found.run_id != run_id:
+        raise ConfigError(f"line {line}: attribution of run {found.run_id[:120]!r} in the trace of run {run_id}")
+    return found
+
+
+def parse_jsonl(lines: Iterable[str]) -> tuple[RunInfo, list[Step], list[CrossRunEntry], list[Attribution]]:
+    """Validate a whole trace (run, steps, cross-run memory entries, attributions); the first problem raises
+    a ``ConfigError`` naming its line."""
     info: RunInfo | None = None
     steps: list[Step] = []
     entries: list[CrossRunEntry] = []
+    attributions: list[Attribution] = []
     for number, text in enumerate(lines, start=1):
         if not text.strip():
             continue
@@ -166,6 +180,8 @@ def parse_jsonl(lines: Iterable[str]) -> tuple[RunInfo, list[Step], list[CrossRu
             data = _record(text, number)
             if data.get("type") == ENTRY:
                 entries.append(_entry(data, number, info.run_id))
+            elif data.get("type") == ATTRIBUTION:
+                attributions.append(_attribution(data, number, info.run_id))
             else:
                 steps.append(_step(data, number, len(steps)))
     if info is None:
@@ -174,12 +190,15 @@ def parse_jsonl(lines: Iterable[str]) -> tuple[RunInfo, list[Step], list[CrossRu
     if info.n_steps != len(steps):
         raise ConfigError(f"the header says {info.n_steps} steps but the file has {len(steps)}: it is "
                           "truncated or was edited")
-    return info, steps, entries
+    for found in attributions:
+        if not 0 <= found.step < len(steps):
+            raise ConfigError(f"an attribution of step {found.step}: the run has steps 0-{len(steps) - 1}")
+    return info, steps, entries, attributions
 
 
 def import_jsonl(store: RunStore, lines: Iterable[str]) -> str:
     """Import a JSONL trace as a new run with its original id; all of it or nothing. Returns the run id."""
-    info, steps, entries = parse_jsonl(lines)
+    info, steps, entries, attributions = parse_jsonl(lines)
     if store.has_run(info.run_id):
         raise ConfigError(f"run {info.run_id} is already in the store; delete it first to import this file "
                           "again")
@@ -189,4 +208,4 @@ def import_jsonl(store: RunStore, lines: Iterable[str]) -> str:
         summary = RunSummary(status=status, steps=len(steps),
                              message=info.message or "imported without a summary")
     return store.add_run(info.config, info.versions, steps, summary, run_id=info.run_id,
-                         created_at=info.created_at, cross_run=entries)
+                         created_at=info.created_at, cross_run=entries, attributions=attributions)

@@ -133,3 +133,30 @@ def test_memlab_attribute_prints_the_table_and_refuses_bad_input(games_store: Ru
     assert "\n" not in bad.stderr.strip()
     missing = CliRunner().invoke(app, ["attribute", "nope", "--step", "0"])
     assert missing.exit_code != 0 and missing.stderr.count("\n") == 1 and "nope" in missing.stderr
+
+
+def test_attributions_travel_with_a_jsonl_export_and_a_foreign_one_is_refused(
+        games_store: RunStore, tmp_path) -> None:
+    import json
+
+    from lab.export import export_run, import_file
+
+    run = recorded(games_store, "full-history", {})
+    step, split = split_at(games_store, run, 1)
+    scorer = KeyedScorer(needed=split.items()[0].text, favourite=step.action, fallback="inventory")
+    kept = attribution.cached(games_store, run, 1, "keyed", scorer)
+    path = tmp_path / "run.jsonl"
+    assert export_run(games_store, run, "jsonl", path) == games_store.get_run(run).n_steps + 2
+    target = RunStore(tmp_path / "other.sqlite")
+    assert import_file(target, path) == run
+    assert [json.loads(r) for _, _, r in target.attributions(run)] == [json.loads(kept.model_dump_json())]
+    lines = path.read_text().splitlines()
+    foreign = json.loads(lines[-1]) | {"run_id": "someone-else"}
+    (tmp_path / "bad.jsonl").write_text("\n".join([*lines[:-1], json.dumps(foreign)]) + "\n")
+    with pytest.raises(ConfigError, match=f"line {len(lines)}: attribution of run 'someone-else'"):
+        import_file(RunStore(tmp_path / "third.sqlite"), tmp_path / "bad.jsonl")
+    past = json.loads(lines[-1]) | {"step": 99}
+    (tmp_path / "past.jsonl").write_text("\n".join([*lines[:-1], json.dumps(past)]) + "\n")
+    with pytest.raises(ConfigError, match="an attribution of step 99"):
+        import_file(RunStore(tmp_path / "fourth.sqlite"), tmp_path / "past.jsonl")
+    target.close()
