@@ -274,11 +274,10 @@ def act_prompt_items(messages: list[tuple[str, str]]) -> SplitPrompt | None:
     body is split as its memory joins it (triplets at ``; ``, episodes and records at ``---`` lines, history
     pairs at each ``Observation:``), and a section left with no item gets the text the agent writes then.
     """
-    users = [i for i, (role, _) in enumerate(messages) if role in ("user", "human")]
-    if not users:
+    found = SplitPrompt.user_message(messages)
+    if found is None:
         return None
-    index = users[-1]
-    text = messages[index][1]
+    index, text = found
     kinds = memory_sections()
     titles = "|".join([*(re.escape(t) for t in OWN_TITLES), *(k.title for k in kinds)])
     marks = list(re.finditer(rf"(?m)^\d+\. ({titles}): ", text))

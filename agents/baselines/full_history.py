@@ -151,11 +151,10 @@ ACTIONS_MARK = "\n\nValid actions:\n"
 def act_prompt_items(messages: list[tuple[str, str]]) -> SplitPrompt | None:
     """The decision prompt split into its history pairs (``HistoryMemory.text`` joins them with new lines),
     with the valid actions it lists; None when the messages are not this agent's prompt."""
-    users = [i for i, (role, _) in enumerate(messages) if role in ("user", "human")]
-    if not users:
+    found = SplitPrompt.user_message(messages)
+    if found is None:
         return None
-    index = users[-1]
-    text = messages[index][1]
+    index, text = found
     head = text.find(HISTORY_MARK)
     if head == -1:
         return None

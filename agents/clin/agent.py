@@ -328,11 +328,10 @@ def act_prompt_items(messages: list[tuple[str, str]]) -> SplitPrompt | None:
     """The actor prompt split into its numbered learnings (the ids keep their numbers when some are left
     out, as the actor cites them); with none left, the learnings block goes, as :meth:`ClinAgent.messages`
     writes it. None when the messages are not CLIN's actor prompt."""
-    users = [i for i, (role, _) in enumerate(messages) if role in ("user", "human")]
-    if not users:
+    found = SplitPrompt.user_message(messages, first=True)  # the framing: task, learnings, history heading
+    if found is None:
         return None
-    index = users[0]  # the framing: task, learnings, the history heading
-    text = messages[index][1]
+    index, text = found
     history = text.find("\n\n" + prompts.HISTORY)
     if history == -1:
         return None

@@ -329,11 +329,10 @@ def act_prompt_items(messages: list[tuple[str, str]]) -> SplitPrompt | None:
     """The action prompt split into the working memory's chunks: the opening (before the first subgoal),
     then each ``N Subgoal:`` line with what follows it (a closed chunk's summary, the open chunk's pairs).
     None when the messages are not this agent's action prompt."""
-    users = [i for i, (role, _) in enumerate(messages) if role in ("user", "human")]
-    if not users:
+    found = SplitPrompt.user_message(messages)
+    if found is None:
         return None
-    index = users[-1]
-    text = messages[index][1]
+    index, text = found
     head = text.find(prompts.MEMORY_MARK)
     if head == -1:
         return None

@@ -299,6 +299,15 @@ class SplitPrompt:
     def items(self) -> list[PromptItem]:
         return [item for section in self.sections for item in section.items]
 
+    @staticmethod
+    def user_message(messages: list[tuple[str, str]], first: bool = False) -> tuple[int, str] | None:
+        """(index, content) of the last user message (the first with ``first``); None when there is none."""
+        users = [i for i, (role, _) in enumerate(messages) if role in ("user", "human")]
+        if not users:
+            return None
+        index = users[0] if first else users[-1]
+        return index, messages[index][1]
+
     def without(self, drop: set[str]) -> list[tuple[str, str]]:
         """The messages with the items keyed in ``drop`` left out of their sections."""
         contents = [content for _, content in self.messages]

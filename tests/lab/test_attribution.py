@@ -121,13 +121,14 @@ def test_memlab_attribute_prints_the_table_and_refuses_bad_input(games_store: Ru
     from lab.cli import app
 
     run = recorded(games_store, "full-history", {})
-    done = CliRunner().invoke(app, ["attribute", run, "--step", "2"])
+    done = CliRunner().invoke(app, ["attribute", run, "--step", "1"])  # one history pair: three passes
     assert done.exit_code == 0, done.output
     lines = done.stdout.splitlines()
-    assert lines[0].startswith(f"run {run} step 2: chose ") and "(scored by embedded" in lines[0]
+    assert lines[0].startswith(f"run {run} step 1: chose ") and "(scored by embedded" in lines[0]
+    assert lines[1].split() == ["item", "text", "logprob", "change", "choice"]
     assert lines[2].startswith("(full prompt)") and lines[3].startswith("(no memory)")
-    assert {line.split("  ")[0] for line in lines[4:]} == {"1. history", "2. history"}
-    assert [(i, m) for i, m, _ in games_store.attributions(run)] == [(2, "embedded")]
+    assert [line.split("  ")[0] for line in lines[4:]] == ["1. history"]
+    assert [(i, m) for i, m, _ in games_store.attributions(run)] == [(1, "embedded")]
     bad = CliRunner().invoke(app, ["attribute", run])
     assert bad.exit_code != 0 and bad.stderr.strip().endswith("give --step N or --all")
     assert "\n" not in bad.stderr.strip()
