@@ -4,7 +4,7 @@ import streamlit as st
 
 from lab.ui import link, page_setup, pick_run
 from lab.views import data
-from lab.views.attribution import why_panel
+from lab.views.attribution import attributed_ids, stored, why_panel
 from lab.views.charts import memory_size_figure, score_figure
 from lab.views.memory import memory_view
 from lab.views.navigator import parse_step, step_navigator
@@ -53,7 +53,8 @@ def step_view() -> None:
         timings_panel(step)
     with right:
         st.markdown("##### Memory")
-        memory_view(store, info, index, key=f"explore:{info.run_id}", timeline=False)
+        memory_view(store, info, index, key=f"explore:{info.run_id}", timeline=False,
+                    attributed=attributed_ids(stored(store, info.run_id, index)))
     if info.config.llm != "none":
         with st.expander("Why this action? (each memory item left out of the decision prompt)"):
             why_panel(store, info, step, key=f"explore:{info.run_id}:{index}")

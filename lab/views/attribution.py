@@ -20,6 +20,13 @@ def stored(store: RunStore, run_id: str, index: int) -> list[Attribution]:
     return [Attribution.model_validate_json(record) for idx, _, record in store.attributions(run_id) if idx == index]
 
 
+def attributed_ids(results: list[Attribution], top: int = 5, least: float = 0.01) -> set[str]:
+    """Memory ids of the items that moved the choice: the ``top`` ranked ones whose removal changed the
+    chosen action's log-probability by at least ``least`` (or flipped it)."""
+    return {e.memory_id for r in results for e in r.items if e.memory_id and e.rank <= top
+            and (abs(e.delta) >= least or e.choice != r.chosen)}
+
+
 def attribution_figure(result: Attribution, limit: int = 15, height: int = 60) -> go.Figure:
     """One bar per memory item (most effect on top): the change in the chosen action's log-probability when
     the item is left out; red where the choice flips."""

@@ -21,6 +21,9 @@ from lab.views.layout import Point
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#B279A2", "#E45756", "#72B7B2", "#9D755D", "#FF9DA6",
            "#79706E", "#EECA3B", "#8CD17D", "#D37295")
 ADDED, RETRIEVED, REMOVED_ALPHA = "#2CA02C", "#E6007E", 0.25
+ATTRIBUTED = "#FF7F0E"
+"""Items that attribution found moving the step's choice (``lab.attribution``)."""
+OUTLINE = {"added": ADDED, "retrieved": RETRIEVED, "attributed": ATTRIBUTED}
 MAX_LABELS = 150
 """Node labels are written on the graph up to this many nodes (hover shows them beyond)."""
 WEBGL_FROM = 5000
@@ -50,6 +53,8 @@ class StepMarks:
     step: int
     added: set[str] = field(default_factory=set)
     retrieved: set[str] = field(default_factory=set)
+    attributed: set[str] = field(default_factory=set)
+    """Items whose removal from the decision prompt moved the choice (from a stored attribution)."""
     dropped_nodes: list[MemNode] = field(default_factory=list)
     dropped_edges: list[MemEdge] = field(default_factory=list)
 
@@ -74,6 +79,8 @@ def marks_for(step: int, current: MemorySnapshot, previous: MemorySnapshot | Non
 def _state(item: MemNode | MemEdge, marks: StepMarks) -> str:
     if item.removed_step is not None and item.removed_step <= marks.step:
         return "removed"
+    if item.id in marks.attributed:
+        return "attributed"
     if item.id in marks.retrieved:
         return "retrieved"
     if item.id in marks.added:
@@ -95,11 +102,11 @@ def _edge_traces(edges: list[MemEdge], pos: dict[str, Point], marks: StepMarks,
             (x0, y0), (x1, y1) = pos[edge.source], pos[edge.target]
             xs += [x0, x1, None]
             ys += [y0, y1, None]
-        color = {"added": ADDED, "retrieved": RETRIEVED}.get(state, kind_color(kind))
+        color = OUTLINE.get(state, kind_color(kind))
         traces.append(dict(
             type="scattergl" if gl else "scatter", x=xs, y=ys, mode="lines", hoverinfo="skip",
             name=f"{kind} ({state})" if state != "normal" else kind,
-            line=dict(color=color, width=2.5 if state in ("added", "retrieved") else 1),
+            line=dict(color=color, width=2.5 if state in OUTLINE else 1),
             opacity=REMOVED_ALPHA if state == "removed" else 0.7, legendgroup=f"edge:{kind}",
             showlegend=False))
     return traces
@@ -125,7 +132,7 @@ def _hover(node: MemNode) -> str:
 def _node_trace(kind: str, nodes: list[MemNode], pos: dict[str, Point], marks: StepMarks,
                 labels: bool, selected: str | None, gl: bool) -> dict[str, Any]:
     states = [_state(n, marks) for n in nodes]
-    outline = [{"added": ADDED, "retrieved": RETRIEVED}.get(s, "#FFFFFF") for s in states]
+    outline = [OUTLINE.get(s, "#FFFFFF") for s in states]
     outline = ["#000000" if n.id == selected else c for n, c in zip(nodes, outline)]
     return dict(
         type="scattergl" if gl else "scatter",

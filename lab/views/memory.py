@@ -24,10 +24,12 @@ STYLE_LIMIT = 400
 
 
 def memory_view(store: RunStore, info: RunInfo, index: int, key: str, compact: bool = False,
-                timeline: bool = True) -> None:
-    """Draw the memory of run ``info`` after step ``index`` (``timeline``: with the memory-size curve)."""
+                timeline: bool = True, attributed: set[str] | None = None) -> None:
+    """Draw the memory of run ``info`` after step ``index`` (``timeline``: with the memory-size curve;
+    ``attributed``: ids to mark as moving the step's choice)."""
     step, before, current = data.memory_pair(store, info.run_id, index)
     marks = graph.marks_for(index, current, before, step.memory_diff)
+    marks.attributed = set(attributed or ())
     if not (current.nodes or current.records or current.prompt_text or marks.dropped_nodes):
         st.caption("No memory at this step (this agent keeps none, or it is still empty).")
         return
@@ -58,7 +60,8 @@ def graph_panel(store: RunStore, info: RunInfo, current: MemorySnapshot, marks: 
     pos = layout.place(shown, base)
     alive = sum(1 for n in current.nodes if n.removed_step is None)
     st.caption(f"Graph: {alive} nodes, {sum(1 for e in current.edges if e.removed_step is None)} edges · "
-               "green = added now, magenta = retrieved now, faded = removed · click a node for details")
+               "green = added now, magenta = retrieved now, orange = moved the choice (attribution), "
+               "faded = removed · click a node for details")
     event = st.plotly_chart(graph.graph_figure(current, pos, marks, height=300 if compact else 460),
                             key=f"{key}:graph", on_select="rerun", selection_mode="points",
                             config={"displaylogo": False, "scrollZoom": True})
@@ -114,7 +117,7 @@ def provenance(store: RunStore, run_id: str, added_step: int | None) -> None:
 
 def records_panel(current: MemorySnapshot, marks: graph.StepMarks, compact: bool) -> None:
     """The records table, retrieved rows first and highlighted."""
-    frame = records.records_frame(current, marks.step, marks.added)
+    frame = records.records_frame(current, marks.step, marks.added, marks.attributed)
     n_retrieved = int((frame["status"] == "retrieved").sum())
     st.caption(f"Records: {len(frame)} · retrieved now: {n_retrieved}")
     if compact:

@@ -9,6 +9,7 @@ diff, or the difference between two trial-end snapshots) become rows of
 from __future__ import annotations
 
 import json
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import pandas as pd
@@ -16,12 +17,15 @@ import pandas as pd
 from lab.core import memory as memlib
 from lab.core.records import MemEdge, MemNode, MemoryDiff, MemorySnapshot, MemRecord
 
-STATUS_ORDER = {"retrieved": 0, "new": 1, "": 2, "removed": 3}
+STATUS_ORDER = {"attributed": 0, "retrieved": 1, "new": 2, "": 3, "removed": 4}
 
 
-def _status(record: MemRecord, step: int, retrieved: set[str], added: set[str]) -> str:
+def _status(record: MemRecord, step: int, retrieved: set[str], added: set[str],
+            attributed: AbstractSet[str] = frozenset()) -> str:
     if record.removed_step is not None and record.removed_step <= step:
         return "removed"
+    if record.id in attributed:
+        return "attributed"
     if record.id in retrieved:
         return "retrieved"
     if record.id in added or record.added_step == step:
@@ -33,10 +37,13 @@ def _attrs(attrs: dict[str, Any]) -> str:
     return json.dumps(attrs, ensure_ascii=False, default=str) if attrs else ""
 
 
-def records_frame(snapshot: MemorySnapshot, step: int, added: set[str] | None = None) -> pd.DataFrame:
-    """One row per record: status (retrieved / new / removed), id, kind, text, added step, attrs."""
+def records_frame(snapshot: MemorySnapshot, step: int, added: set[str] | None = None,
+                  attributed: set[str] | None = None) -> pd.DataFrame:
+    """One row per record: status (attributed / retrieved / new / removed), id, kind, text, added step, attrs.
+    ``attributed``: the records that attribution found moving this step's choice."""
     retrieved, added = set(snapshot.retrieved), added or set()
-    rows = [{"status": _status(r, step, retrieved, added), "id": r.id, "kind": r.kind, "text": r.text,
+    rows = [{"status": _status(r, step, retrieved, added, attributed or set()), "id": r.id, "kind": r.kind,
+             "text": r.text,
              "added": r.added_step, "attrs": _attrs(r.attrs)} for r in snapshot.records]
     frame = pd.DataFrame(rows, columns=["status", "id", "kind", "text", "added", "attrs"])
     if len(frame):
@@ -45,8 +52,10 @@ def records_frame(snapshot: MemorySnapshot, step: int, added: set[str] | None = 
 
 
 def highlight(frame: pd.DataFrame) -> Any:
-    """A pandas Styler colouring retrieved rows gold, new rows green and removed rows grey."""
-    colors = {"retrieved": "background-color: #fff3b0", "new": "background-color: #d9f2d9",
+    """A pandas Styler colouring attributed rows orange, retrieved rows gold, new rows green and removed rows
+    grey."""
+    colors = {"attributed": "background-color: #ffd8b0", "retrieved": "background-color: #fff3b0",
+              "new": "background-color: #d9f2d9",
               "removed": "color: #999999"}
     return frame.style.apply(lambda row: [colors.get(row["status"], "")] * len(row), axis=1)
 

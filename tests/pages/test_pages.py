@@ -89,6 +89,12 @@ def test_explore_explains_an_action_from_its_stored_attribution_and_offers_one_w
     assert "1 of 2 items flip the choice when left out" in shown
     table = [d.value for d in at.dataframe if "choice without it" in d.value.columns][0]
     assert list(table["rank"]) == [1, 2] and list(table["flips"]) == [True, False]
+    needed = result.items[0].memory_id
+    assert needed and table["memory id"].iloc[0] == needed
+    memory = [d.value for d in at.dataframe if "status" in d.value.columns][0]
+    memory = getattr(memory, "data", memory)  # a Styler when coloured
+    assert memory.set_index("id").loc[needed, "status"] == "attributed"  # marked in the memory view
+    assert memory["status"].iloc[0] == "attributed"  # and listed first
     at = page("explore", run=recorded.history, step="1")  # nothing stored for this step: a button
     assert not at.exception and [b.label for b in at.button if b.label == "Attribute this step"]
 

@@ -50,6 +50,22 @@ def test_graph_highlights_added_retrieved_and_removed_items() -> None:
     assert all("<b>" not in (label or "") for t in node_traces for label in t.text)  # labels are escaped
 
 
+def test_attributed_items_are_outlined_orange_in_the_graph_and_listed_first_in_the_records() -> None:
+    current = snap(5, retrieved=("n1", "r2"))
+    marks = graph.marks_for(4, current, snap(4), None)
+    marks.attributed = {"n1", "e2", "r3"}
+    assert graph._state(current.nodes[1], marks) == "attributed"  # over retrieved
+    assert graph._state(current.edges[1], marks) == "attributed"  # e2
+    fig = graph.graph_figure(current, layout.snapshot_layout(current), marks)
+    lines = [t for t in fig.data if t.mode == "lines" and t.line.color == graph.ATTRIBUTED]
+    assert lines and lines[0].line.width == 2.5
+    outlined = [(i, c) for t in fig.data if t.mode and "markers" in t.mode and t.customdata is not None
+                and isinstance(t.marker.line.color, tuple) for i, c in zip(t.customdata, t.marker.line.color)]
+    assert dict(outlined)["n1"] == graph.ATTRIBUTED and dict(outlined)["n0"] == "#FFFFFF"
+    frame = records.records_frame(current, step=4, attributed={"r3"})
+    assert list(frame["id"][:2]) == ["r3", "r2"] and list(frame["status"][:2]) == ["attributed", "retrieved"]
+
+
 def test_nodes_dropped_at_a_step_are_drawn_faded() -> None:
     before, after = snap(3), snap(2)
     marks = graph.marks_for(2, after, before, MemoryDiff(nodes_removed=["n2"], edges_removed=["e2"]))
