@@ -30,7 +30,7 @@ from lab.core import llm as llmlib
 from lab.core.llm import context, sampling
 from lab.core.llm.replay import PROBE_PURPOSE
 from lab.core import memory as memlib
-from lab.core.errors import LabError
+from lab.core.errors import LabError, StopRequested
 from lab.core.protocols import (
     Action, Agent, AgentContext, AgentSpec, CrossRunMemory, LocalCrossRunMemory, Task, TrialOutcome,
     Transition,
@@ -51,6 +51,8 @@ FLUSH_EVERY_S = 0.1
 """Steps are committed at least this often (and at every trial end), so live views lag < 0.1 s."""
 STOP_POLL_S = 0.001
 """The store's stop flag is read at the end of each step, but at most this often."""
+STOP_WAIT_POLL_S = 0.25
+"""During an LLM call's retry wait, the stop flag is read this often."""
 
 
 @dataclass
@@ -170,6 +172,16 @@ class Recorder:
         self.last = time.perf_counter()
         self.polled = 0.0  # always read the flag after a commit
         self.stopping()
+
+    def wait(self, seconds: float) -> None:
+        """An LLM call's wait before a retry, cut short by a stop request (the event at once, the store's
+        flag at each poll): a stop raises :class:`StopRequested`, so a run stuck in a provider's bad hour
+        stops when asked, not when the retry budget runs out."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            if self.stop.wait(min(left, STOP_WAIT_POLL_S)) or self.stopping():
+                raise StopRequested(f"stopped by the user while an LLM call waited {seconds:.1f} s to retry; "
+                                    "the step in progress was not kept (memlab resume goes on from it)")
 
     def stopping(self) -> bool:
         """Whether a stop was asked for (event, SIGTERM, or the store flag another process set).
@@ -392,6 +404,9 @@ def drive(prepared: Prepared, llm: llmlib.LLM | None, sink: StepSink, run_id: st
         cross_run = sink.cross_run_memory(run_id, prepared.config.agent_id)
     env = prepared.env.factory(prepared.config.env_id, parse_options(prepared.env, prepared.config.env_options))
     recorder = Recorder(sink, run_id, stop or threading.Event())
+    for client in (llm, probe_llm):
+        if client is not None and client.sleep is None:  # a test's fake clock stays
+            client.sleep = recorder.wait
     started = time.perf_counter()
     loop: Loop | None = None
     status, message = "finished", ""
@@ -401,6 +416,8 @@ def drive(prepared: Prepared, llm: llmlib.LLM | None, sink: StepSink, run_id: st
         status = "stopped" if recorder.stop.is_set() else "finished"
     except KeyboardInterrupt:
         status, message = "stopped", "stopped by the user"
+    except StopRequested as err:
+        status, message = "stopped", str(err)
     except LabError as err:
         status, message = "error", str(err)
     except Exception as err:  # an agent or env bug: the run ends, its steps stay

@@ -58,3 +58,8 @@ class DataDirError(StoreError):
 
 class LLMError(LabError):
     """An LLM call failed after its retries."""
+
+
+class StopRequested(LabError):
+    """A stop was asked for while an LLM call waited to retry: the run ends now, without the step in
+    progress (its committed steps stay, and ``memlab resume`` can go on from them)."""

@@ -256,3 +256,31 @@ def test_retry_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("MEMLAB_LLM_RETRY_BUDGET", "an hour")
     with pytest.raises(ConfigError, match=r"^MEMLAB_LLM_RETRY_BUDGET must be a non-negative number, not 'an"):
         RetryPolicy.from_env()
+
+
+def test_a_stop_during_a_long_retry_wait_ends_the_run_at_once_and_keeps_its_steps(
+        server: Server, store: RunStore) -> None:
+    """The provider asks for a minute's wait; the user stops after half a second. The run stops then, not a
+    minute later (nor at the retry budget), with its committed step and a one-line message."""
+    server.play(Reply(), Reply(429, retry_after="60"))
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    started = time.monotonic()
+    info = execute(RunConfig(env_id="minigrid:MiniGrid-Empty-5x5-v0", agent_id="full-history", llm=SPEC,
+                             max_steps=5, probe_every=0), store, stop=stop)
+    assert time.monotonic() - started < 15
+    assert info.status == "stopped" and len(info.message.splitlines()) == 1
+    assert "while an LLM call waited 60.0 s to retry" in info.message
+    assert [s.action for s in store.steps(info.run_id)] == ["forward"]  # the step in progress is not kept
+    assert len(server.arrivals) == 2  # no retry was sent after the stop
+
+
+def test_a_stop_from_the_store_flag_also_cuts_a_retry_wait(server: Server, store: RunStore) -> None:
+    server.play(Reply(), Reply(429, retry_after="60"))
+    run_id = "stop-flag-during-wait"
+    threading.Timer(0.8, lambda: RunStore(store.path).request_stop(run_id)).start()
+    started = time.monotonic()
+    info = execute(RunConfig(env_id="minigrid:MiniGrid-Empty-5x5-v0", agent_id="full-history", llm=SPEC,
+                             max_steps=5, probe_every=0), store, run_id=run_id)
+    assert time.monotonic() - started < 15 and info.status == "stopped"
+    assert len(store.steps(run_id)) == 1
