@@ -142,3 +142,21 @@ def runs_frame(infos: list[RunInfo], costs: dict[str, float | None] | None = Non
     if costs is not None:
         frame.insert(columns.index("tokens out") + 1, "cost USD", [costs.get(r) for r in frame["run"]])
     return frame
+
+
+def no_steps_message(info: RunInfo) -> tuple[str, str]:
+    """What to say of a run with no steps: ``(kind, text)``, kind ``error``, ``warning`` or ``info``; an
+    errored run says why and what to do, not that it is waiting."""
+    resume = f"`memlab resume {info.run_id}` continues it with the same config"
+    if info.status == "error":
+        why = info.message or "no message was recorded"
+        return "error", (f"This run ended in error before its first step: {why}. Fix what the message names, "
+                         f"then launch it again from the Run page or `memlab run`; {resume}.")
+    if info.status == "interrupted":
+        return "warning", f"The process running this run died before its first step; {resume}."
+    if info.status == "stopped":
+        return "info", f"This run was stopped before its first step; {resume}."
+    if info.status == "running":
+        return "info", "This run has no steps yet. It is running: open it on the Run page to watch it live."
+    return "info", "This run has no steps."
+

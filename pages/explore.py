@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lab.ui import link, page_setup, pick_run
+from lab.ui import link, no_steps_message, page_setup, pick_run
 from lab.views import data
 from lab.views.attribution import attributed_ids, stored, why_panel
 from lab.views.charts import memory_size_figure, score_figure
@@ -27,8 +27,8 @@ st.markdown(f"[Compare with runs on the same env and seed]({link('compare', runs
 if info.message:
     st.caption(info.message)
 if info.n_steps == 0:
-    st.info("This run has no steps yet." + (" It is running: open it on the Run page to watch it live."
-                                            if info.status == "running" else ""))
+    kind, text = no_steps_message(info)
+    getattr(st, kind)(text)
     st.stop()
 
 requested, problem = parse_step(st.query_params.get("step"), info.n_steps)

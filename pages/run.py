@@ -20,7 +20,7 @@ from lab.core.errors import LabError
 from lab.core.llm.sampling import parse_options
 from lab.launch import launch_batch
 from lab.core.records import Policy, RunConfig, RunInfo
-from lab.ui import link, model_form, page_setup, parse_seeds, run_label, runs_frame
+from lab.ui import link, model_form, no_steps_message, page_setup, parse_seeds, run_label, runs_frame
 from lab.views import data
 from lab.views.charts import score_figure
 from lab.views.memory import memory_view
@@ -149,7 +149,11 @@ def watch(info: RunInfo) -> None:
     if info.message:
         st.caption(info.message)
     if not info.n_steps:
-        st.caption("waiting for the first step…")
+        if info.status == "running":
+            st.caption("waiting for the first step…")
+        else:
+            kind, text = no_steps_message(info)
+            getattr(st, kind)(text)
         return
     last = store.step(info.run_id, info.n_steps - 1)
     frame = data.series(store, str(store.path), info.run_id, info.n_steps)

@@ -99,6 +99,27 @@ def test_explore_explains_an_action_from_its_stored_attribution_and_offers_one_w
     assert not at.exception and [b.label for b in at.button if b.label == "Attribute this step"]
 
 
+@pytest.mark.parametrize(("status", "kind", "says"), [
+    ("error", "error", "ended in error before its first step: no schema 'room-6x8'"),
+    ("interrupted", "warning", "died before its first step"),
+    ("stopped", "info", "stopped before its first step"),
+])
+def test_a_run_that_ended_without_steps_says_why_and_what_to_do_not_that_it_waits(
+        home: Path, status: str, kind: str, says: str) -> None:
+    from lab.core.records import RunConfig, RunSummary
+
+    store = RunStore()
+    run_id = store.create_run(RunConfig(env_id="minigrid-aliased-room", agent_id="graph-schemas"), {})
+    store.finish_run(run_id, RunSummary(status=status, message="no schema 'room-6x8'" if status == "error" else ""))
+    at = page("explore", run=run_id)
+    assert not at.exception
+    shown = texts(getattr(at, kind))
+    assert says in shown and f"memlab resume {run_id}" in shown and "no steps yet" not in texts(at.info)
+    at = page("run", runs=run_id)
+    assert not at.exception and says in texts(getattr(at, kind))
+    assert "waiting for the first step" not in texts(at.caption)
+
+
 def test_explore_multi_trial_run_shows_trials_and_memory_changes(recorded: Recorded) -> None:
     at = page("explore", run=recorded.history, step="0")
     assert not at.exception
