@@ -5,6 +5,7 @@ them; both read the same functions.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -29,49 +30,56 @@ def summary_rows(infos: list[RunInfo]) -> list[dict[str, Any]]:
     return rows
 
 
-def aggregate_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Per (env, agent, group) from per-run rows: runs, seeds, the mean final score (normalised where the env
-    has a maximum) with its 95% percentile-bootstrap interval, the std and the win rate."""
+def _values(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The rows as a frame with ``value``: the normalised final score where the env has a maximum."""
     frame = pd.DataFrame(rows)
+    return frame.assign(value=frame["normalized"].fillna(frame["score"])) if len(frame) else frame
+
+
+def per_agent(rows: list[dict[str, Any]]) -> Iterator[tuple[tuple[Any, Any, Any], pd.DataFrame, Bootstrap]]:
+    """``((env, agent, group), its runs, the mean value's 95% bootstrap interval)`` per agent and group."""
+    frame = _values(rows)
     if frame.empty:
-        return frame
-    frame = frame.assign(value=frame["normalized"].fillna(frame["score"]))
-    out = []
+        return
     for (env, agent, group), part in frame.groupby(["env", "agent", "group"], dropna=False):
-        values = [float(v) for v in part["value"]]
-        interval = bootstrap_ci(values)
-        out.append({"env": env, "agent": agent, "group": group, "runs": len(part), "seeds": part["seed"].nunique(),
-                    "mean": interval.mean, "95% CI low": interval.low, "95% CI high": interval.high,
-                    "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
-                    "won": float(part["won"].mean())})
-    return pd.DataFrame(out)
+        yield (env, agent, group), part, bootstrap_ci([float(v) for v in part["value"]])
 
 
-def paired_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Every two agents of a group on the same env, paired by seed: the mean difference of the final score
-    (first minus second) with its 95% bootstrap interval, wins-losses-ties and the sign test's p-value.
-    Only seeds both agents ran count; a pair with no shared seed is left out."""
-    frame = pd.DataFrame(rows)
+def pairs(rows: list[dict[str, Any]]) -> Iterator[tuple[tuple[Any, Any, str, str], int, Paired]]:
+    """``((env, group, first, second), shared seeds, the paired comparison first - second)`` for every two
+    agents of a group on the same env; only seeds both ran count, and a pair with none is left out."""
+    frame = _values(rows)
     if frame.empty:
-        return frame
-    frame = frame.assign(value=frame["normalized"].fillna(frame["score"]))
-    out = []
+        return
     for (env, group), part in frame.groupby(["env", "group"], dropna=False):
         by_agent = {a: p.groupby("seed")["value"].mean() for a, p in part.groupby("agent")}
         names = sorted(by_agent)
         for i, first in enumerate(names):
             for second in names[i + 1:]:
                 seeds = sorted(set(by_agent[first].index) & set(by_agent[second].index))
-                if not seeds:
-                    continue
-                result = paired([float(by_agent[first][s]) for s in seeds],
-                                [float(by_agent[second][s]) for s in seeds])
-                d = result.difference
-                out.append({"env": env, "group": group, "agents": f"{first} − {second}", "seeds": len(seeds),
-                            "mean difference": d.mean, "95% CI low": d.low, "95% CI high": d.high,
-                            "wins-losses-ties": f"{result.wins}-{result.losses}-{result.ties}",
-                            "sign test p": result.sign_p})
-    return pd.DataFrame(out)
+                if seeds:
+                    yield (env, group, first, second), len(seeds), paired(
+                        [float(by_agent[first][s]) for s in seeds], [float(by_agent[second][s]) for s in seeds])
+
+
+def aggregate_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Per (env, agent, group): runs, seeds, the mean final score (normalised where the env has a maximum)
+    with its 95% percentile-bootstrap interval, the std and the win rate."""
+    return pd.DataFrame([
+        {"env": env, "agent": agent, "group": group, "runs": len(part), "seeds": part["seed"].nunique(),
+         "mean": iv.mean, "95% CI low": iv.low, "95% CI high": iv.high,
+         "std": float(np.std(part["value"], ddof=1)) if len(part) > 1 else 0.0, "won": float(part["won"].mean())}
+        for (env, agent, group), part, iv in per_agent(rows)])
+
+
+def paired_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """:func:`pairs` as a table: the mean difference with its 95% bootstrap interval, wins-losses-ties and
+    the sign test's p-value."""
+    return pd.DataFrame([
+        {"env": env, "group": group, "agents": f"{first} − {second}", "seeds": n,
+         "mean difference": p.difference.mean, "95% CI low": p.difference.low, "95% CI high": p.difference.high,
+         "wins-losses-ties": f"{p.wins}-{p.losses}-{p.ties}", "sign test p": p.sign_p}
+        for (env, group, first, second), n, p in pairs(rows)])
 
 
 def report_lines(rows: list[dict[str, Any]]) -> list[str]:
@@ -85,12 +93,7 @@ def report_lines(rows: list[dict[str, Any]]) -> list[str]:
     e · g · y: 0.33 [0.00, 1.00] (n=3), won 33%
     e · g · x − y: +0.33 [0.00, 1.00] (n=3), 1-0-2, sign test p=1
     """
-    lines = [f"{r['env']} · {r['group']} · {r['agent']}: "
-             f"{Bootstrap(r['mean'], r['95% CI low'], r['95% CI high'], int(r['runs'])).format()}, "
-             f"won {r['won']:.0%}" for r in aggregate_frame(rows).to_dict("records")] if rows else []
-    for r in (paired_frame(rows).to_dict("records") if rows else []):
-        d = Bootstrap(r["mean difference"], r["95% CI low"], r["95% CI high"], int(r["seeds"]))
-        wins, losses, ties = (int(v) for v in r["wins-losses-ties"].split("-"))
-        lines.append(f"{r['env']} · {r['group']} · {r['agents']}: "
-                     f"{Paired(d, wins, losses, ties, r['sign test p']).format()}")
-    return lines
+    lines = [f"{env} · {group} · {agent}: {iv.format()}, won {float(part['won'].mean()):.0%}"
+             for (env, agent, group), part, iv in per_agent(rows)]
+    return lines + [f"{env} · {group} · {first} − {second}: {p.format()}"
+                    for (env, group, first, second), _, p in pairs(rows)]

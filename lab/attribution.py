@@ -114,12 +114,11 @@ def memory_ids(store: RunStore, run_id: str, index: int) -> dict[str, str]:
 def cached(store: RunStore, run_id: str, index: int, spec: str = "embedded", model: object | None = None,
            refresh: bool = False) -> Attribution:
     """The stored attribution of a step by ``spec``, computed and stored when missing (or ``refresh``)."""
-    if not refresh:
-        for idx, _, record in store.attributions(run_id, spec):
-            if idx == index:
-                return Attribution.model_validate_json(record)
+    kept = [] if refresh else store.attributions(run_id, index, spec)
+    if kept:
+        return kept[0]
     result = attribute(store, run_id, index, spec, model)
-    store.put_attribution(run_id, index, spec, result.model_dump_json())
+    store.put_attribution(result)
     return result
 
 

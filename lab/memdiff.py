@@ -21,11 +21,11 @@ Only live items count: an item the memory has dropped (``removed_step`` set, sho
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from lab.core import memory as memlib
-from lab.core.records import MemEdge, MemNode, MemorySnapshot, MemRecord
+from lab.core.records import MemEdge, MemorySnapshot, Step
 from lab.store import RunStore
 
 MARKERS = re.compile(r"^(?:observation:\s*)?(?:game step #\d+\s*\|?\s*)?", re.IGNORECASE)
@@ -102,11 +102,11 @@ def compare(a: MemorySnapshot, b: MemorySnapshot) -> Comparison:
     return out
 
 
-def memories(store: RunStore, run_id: str) -> Iterator[MemorySnapshot]:
-    """The memory after each step of a run, built in one pass from the steps' diffs (equal to
+def memories(steps: Iterable[Step]) -> Iterator[MemorySnapshot]:
+    """The memory after each of a run's steps (from step 0), built in one pass from their diffs (equal to
     ``store.memory_at`` up to item order, without a keyframe lookup per step)."""
     snapshot = MemorySnapshot()
-    for step in store.steps(run_id):
+    for step in steps:
         if step.memory_diff is not None:
             snapshot = memlib.apply(snapshot, step.memory_diff)
         yield snapshot
@@ -127,15 +127,9 @@ def divergence(store: RunStore, run_a: str, run_b: str) -> Divergence:
     steps_a, steps_b = store.steps(run_a), store.steps(run_b)
     shared = min(len(steps_a), len(steps_b))
     actions = next((k for k in range(shared) if steps_a[k].action != steps_b[k].action), None)
-    memory = None
-    for k, (mem_a, mem_b) in enumerate(zip(memories(store, run_a), memories(store, run_b))):
-        if k >= shared:
-            break
-        if not compare(mem_a, mem_b).same:
-            memory = k
-            break
+    pairs = enumerate(zip(memories(steps_a[:shared]), memories(steps_b[:shared])))
+    memory = next((k for k, (mem_a, mem_b) in pairs if not compare(mem_a, mem_b).same), None)
     return Divergence(actions=actions, memory=memory, shared=shared)
 
 
-__all__ = ["Comparison", "Divergence", "Item", "MemEdge", "MemNode", "MemRecord", "compare", "divergence",
-           "items", "memories", "normalise"]
+__all__ = ["Comparison", "Divergence", "Item", "compare", "divergence", "items", "memories", "normalise"]

@@ -519,25 +519,26 @@ class RunStore:
                 snapshot = memlib.apply(snapshot, step.memory_diff)
         return snapshot
 
-    def put_attribution(self, run_id: str, index: int, model: str, record: str) -> None:
-        """Keep an attribution of step ``index`` by ``model`` (JSON of ``lab.core.records.Attribution``)."""
-        self.step(run_id, index)
+    def put_attribution(self, found: Attribution) -> None:
+        """Keep an attribution (``lab.attribution``), keyed by its run, step and scoring model."""
+        run_id = found.run_id
+        self.step(run_id, found.step)
         db = self._db()
         try:
             db.execute("BEGIN IMMEDIATE")
             db.execute("INSERT OR REPLACE INTO attributions VALUES (?, ?, ?, ?, ?)",
-                       (run_id, index, model, record, now()))
+                       (run_id, found.step, found.model, found.model_dump_json(), now()))
             db.execute("COMMIT")
         except sqlite3.Error as err:
             rollback(db)
             raise self._error(err, f"store an attribution of run {run_id} in") from None
 
-    def attributions(self, run_id: str, model: str | None = None) -> list[tuple[int, str, str]]:
-        """``(index, model, record JSON)`` of a run's stored attributions, by step (of one model if given)."""
+    def attributions(self, run_id: str, index: int | None = None, model: str | None = None) -> list[Attribution]:
+        """A run's stored attributions by step and model (of one step, one model, when given)."""
         self.get_run(run_id)
-        rows = self._query("SELECT idx, model, record FROM attributions WHERE run_id=? AND (? IS NULL OR model=?)"
-                           " ORDER BY idx, model", (run_id, model, model))
-        return [(int(idx), str(name), str(record)) for idx, name, record in rows]
+        rows = self._query("SELECT record FROM attributions WHERE run_id=? AND (? IS NULL OR idx=?)"
+                           " AND (? IS NULL OR model=?) ORDER BY idx, model", (run_id, index, index, model, model))
+        return [Attribution.model_validate_json(record) for (record,) in rows]
 
     def metrics(self, run_id: str, prefix: str = "") -> list[tuple[int, dict[str, float]]]:
         """(index, metrics) of each step with metrics named ``prefix...``, read without parsing records."""

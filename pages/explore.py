@@ -4,7 +4,7 @@ import streamlit as st
 
 from lab.ui import link, no_steps_message, page_setup, pick_run
 from lab.views import data
-from lab.views.attribution import attributed_ids, stored, why_panel
+from lab.views.attribution import attributed_ids, why_panel
 from lab.views.charts import memory_size_figure, score_figure
 from lab.views.memory import memory_view
 from lab.views.navigator import parse_step, step_navigator
@@ -42,6 +42,7 @@ def step_view() -> None:
     """The navigator and the panels of the chosen step; a step change reruns only this part."""
     index = step_navigator(info.n_steps, key=f"explore:{info.run_id}", initial=requested)
     step = store.step(info.run_id, index)
+    explained = store.attributions(info.run_id, index)  # read once: the memory view marks them, the panel shows them
     left, right = st.columns([5, 6])
     with left:
         st.subheader(f"Step {index}", anchor=False)
@@ -54,10 +55,10 @@ def step_view() -> None:
     with right:
         st.markdown("##### Memory")
         memory_view(store, info, index, key=f"explore:{info.run_id}", timeline=False,
-                    attributed=attributed_ids(stored(store, info.run_id, index)))
+                    attributed=attributed_ids(explained))
     if info.config.llm != "none":
         with st.expander("Why this action? (each memory item left out of the decision prompt)"):
-            why_panel(store, info, step, key=f"explore:{info.run_id}:{index}")
+            why_panel(store, info, step, explained, key=f"explore:{info.run_id}:{index}")
     st.markdown("##### Probes: what the memory knows (ground truth)")
     step_probes_panel(step, run_probes(store, str(store.path), info.run_id, info.n_steps))
     st.markdown("##### LLM calls (the context window of each call)")

@@ -44,8 +44,8 @@ def jsonl_lines(store: RunStore, run_id: str, batch: int = 500) -> Iterator[str]
                               "schema_version": step.schema_version})
     for entry in store.cross_run_entries(run_id):
         yield json.dumps({"type": ENTRY, **entry.model_dump(mode="json")})
-    for _, _, record in store.attributions(run_id):
-        yield json.dumps({"type": ATTRIBUTION, **json.loads(record)})
+    for found in store.attributions(run_id):
+        yield json.dumps({"type": ATTRIBUTION, **found.model_dump(mode="json")})
 
 
 def _problem(err: ValidationError, what: str) -> str:

@@ -15,11 +15,6 @@ from lab.store import RunStore
 FLIP, KEEP = "#d62728", "#1f77b4"
 
 
-def stored(store: RunStore, run_id: str, index: int) -> list[Attribution]:
-    """The attributions kept for one step, one per scoring model."""
-    return [Attribution.model_validate_json(record) for idx, _, record in store.attributions(run_id) if idx == index]
-
-
 def attributed_ids(results: list[Attribution], top: int = 5, least: float = 0.01) -> set[str]:
     """Memory ids of the items that moved the choice: the ``top`` ranked ones whose removal changed the
     chosen action's log-probability by at least ``least`` (or flipped it)."""
@@ -47,12 +42,12 @@ def item_frame(result: Attribution) -> pd.DataFrame:
                           "memory id": e.memory_id or ""} for e in sorted(result.items, key=lambda e: e.rank)])
 
 
-def why_panel(store: RunStore, info: RunInfo, step: Step, key: str) -> None:
-    """The step's attributions (computed on demand with the embedded scorer, then kept in the store)."""
+def why_panel(store: RunStore, info: RunInfo, step: Step, results: list[Attribution], key: str) -> None:
+    """The step's stored attributions (``results``), or a button that computes one with the embedded scorer
+    and keeps it in the store."""
     if get_spec(info.config.agent_id).prompt_items is None or attribution.decision_call(step) is None:
         st.caption("No decision prompt with memory items at this step: nothing to attribute.")
         return
-    results = stored(store, info.run_id, step.index)
     if not results:
         st.caption("Leave each memory item out of this step's decision prompt in turn and score every option "
                    "again: which items moved the choice? (`memlab attribute RUN --all` fills a whole run.)")

@@ -99,7 +99,8 @@ def test_attributions_are_kept_by_step_and_model_and_go_with_their_run(games_sto
     calls = len(scorer.seen)
     again = attribution.cached(games_store, run, 1, "keyed", scorer)
     assert again == first and len(scorer.seen) == calls  # read back, not scored again
-    assert [(i, m) for i, m, _ in games_store.attributions(run)] == [(1, "keyed")]
+    assert [(a.step, a.model) for a in games_store.attributions(run)] == [(1, "keyed")]
+    assert games_store.attributions(run, 0) == [] and games_store.attributions(run, 1, "other") == []
     games_store.delete_run(run)
     assert games_store._query("SELECT count(*) FROM attributions WHERE run_id=?", (run,))[0][0] == 0
 
@@ -128,7 +129,7 @@ def test_memlab_attribute_prints_the_table_and_refuses_bad_input(games_store: Ru
     assert lines[1].split() == ["item", "text", "logprob", "change", "choice"]
     assert lines[2].startswith("(full prompt)") and lines[3].startswith("(no memory)")
     assert [line.split("  ")[0] for line in lines[4:]] == ["1. history"]
-    assert [(i, m) for i, m, _ in games_store.attributions(run)] == [(1, "embedded")]
+    assert [(a.step, a.model) for a in games_store.attributions(run)] == [(1, "embedded")]
     bad = CliRunner().invoke(app, ["attribute", run])
     assert bad.exit_code != 0 and bad.stderr.strip().endswith("give --step N or --all")
     assert "\n" not in bad.stderr.strip()
@@ -150,7 +151,7 @@ def test_attributions_travel_with_a_jsonl_export_and_a_foreign_one_is_refused(
     assert export_run(games_store, run, "jsonl", path) == games_store.get_run(run).n_steps + 2
     target = RunStore(tmp_path / "other.sqlite")
     assert import_file(target, path) == run
-    assert [json.loads(r) for _, _, r in target.attributions(run)] == [json.loads(kept.model_dump_json())]
+    assert target.attributions(run) == [kept]
     lines = path.read_text().splitlines()
     foreign = json.loads(lines[-1]) | {"run_id": "someone-else"}
     (tmp_path / "bad.jsonl").write_text("\n".join([*lines[:-1], json.dumps(foreign)]) + "\n")

@@ -67,7 +67,7 @@ def test_runs_that_hold_the_same_history_part_only_where_one_records_its_trial(
     at_end = compare(games_store.memory_at(runs["arigraph-full-history"], 4),
                      games_store.memory_at(runs["reflexion"], 4))
     assert not at_end.only_a and [i.kind for i in at_end.only_b] == ["trial"] and len(at_end.both) == 5
-    last = list(memories(games_store, runs["reflexion"]))[-1]
+    last = list(memories(games_store.steps(runs["reflexion"])))[-1]
     rebuilt = compare(last, games_store.memory_at(runs["reflexion"], 4))  # the one-pass walk, the store's rebuild
     assert rebuilt.same and len(rebuilt.both) == len(items(last)) == 6
 
