@@ -245,6 +245,66 @@ def resume_cmd(run_id: Annotated[str, typer.Argument(help="an errored, stopped o
         raise typer.Exit(1)
 
 
+@app.command("fork")
+@guarded
+def fork_cmd(
+    run_id: Annotated[str, typer.Argument(help="the parent run")],
+    step: Annotated[int, typer.Option("--step", min=0, help="replay the parent's first N steps, edit, go on")],
+    edit_file: Annotated[Path | None, typer.Option(
+        "--edit-file", help='JSON list of memory edits: [{"op": "remove", "id": "t3"}, {"op": "add", "text": '
+        '"kitchen, has, fridge"}, {"op": "change", "id": "r7", "attrs": {"importance": 9}}]')] = None,
+    ablate: Annotated[str, typer.Option(
+        "--ablate", help="each-retrieved: one fork per item the parent relied on from step N, removed")] = "",
+    llm: Annotated[str, typer.Option("--llm", help="the model from step N on (default: the parent's)")] = "",
+    agent_opt: Annotated[list[str], typer.Option("--agent-opt", help="agent option key=value")] = [],  # noqa: B006
+    max_steps: Annotated[int | None, typer.Option("--max-steps", min=1)] = None,
+    new_run_id: Annotated[str, typer.Option("--run-id", hidden=True)] = "",
+) -> None:
+    """Fork a run at a step: its first N steps replayed exactly (checked against the parent), the memory
+    edits applied, then live to the end."""
+    redact_output()
+    from lab import fork as forking
+    from lab.store import RunStore
+
+    store = RunStore()
+    parent = store.get_run(run_id)
+    edits = forking.load_edits(edit_file) if edit_file else []
+    options = parse_pairs(agent_opt, "--agent-opt")
+    if ablate:
+        if ablate != "each-retrieved":
+            raise ConfigError(f"--ablate {ablate!r}: the only counterfactual set is each-retrieved")
+        if edits:
+            raise ConfigError("--ablate makes its own edits: give it without --edit-file")
+        total = len(forking.retrieved_items(store, run_id, step))
+        with progress_bar(total) as progress:
+            found = forking.ablate_each_retrieved(run_id, step, store, llm=llm or None, max_steps=max_steps,
+                                                  each=progress)
+        rows = forking.ablation_rows(parent, found)
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        changed = sum(a.diverged_at is not None for a in found)
+        typer.echo(f"{len(found)} forks at step {step}: {changed} acted otherwise than the parent", err=True)
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with progress_bar((max_steps or parent.config.max_steps) * parent.config.trials) as progress:
+        info = forking.fork(run_id, step, edits, store, llm=llm or None, agent_options=options,
+                            max_steps=max_steps, progress=progress, stop=stop, run_id=new_run_id or None)
+    s = info.summary
+    assert s is not None
+    from lab.memdiff import divergence
+
+    parted = divergence(store, run_id, info.run_id).actions
+    typer.echo(f"{info.status}: fork of {run_id} at step {step} with {len(edits)} edits, {s.steps} steps, "
+               f"score {s.score:g}" + (f"/{s.max_score:g}" if s.max_score else "") + (", won" if s.won else "")
+               + (f"; first other action at step {parted}" if parted is not None else "; the parent's actions")
+               + (f" ({s.message})" if s.message else ""), err=True)
+    typer.echo(info.run_id)
+    if info.status == "error":
+        raise typer.Exit(1)
+
+
 @app.command("attribute")
 @guarded
 def attribute_cmd(

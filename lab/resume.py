@@ -65,12 +65,7 @@ def resume(run_id: str, store: RunStore | None = None, *, chat_model: object | N
     failed = steps.pop() if steps and is_failure(steps[-1]) else None
     calls = [call for step in steps for call in step.llm_calls if call.error is None]
     llm = resuming_llm(prepared.config.llm, prepared, calls, chat_model, store)
-    probes = probe_llm(prepared.config, llm, store)
-    if probes is not None:  # the probes' own recorded answers first, then their live model (not shared)
-        live = probes.model.live.model_copy() if isinstance(probes.model, ResumeChatModel) else probes.model
-        asked = [c for c in calls if c.purpose == PROBE_PURPOSE]
-        probes.model = ResumeChatModel(recorded=ReplayChatModel.from_calls(run_id, calls, probes=True),
-                                       live=live, model_name=asked[0].model if asked else probes.name)
+    probes = resuming_probes(prepared, llm, calls, store, run_id)
     before = info.summary or RunSummary(status=info.status, message=info.message)
     resumption = Resumption(at_step=len(steps), after=info.status, message=before.message or info.message,
                             failed_step=failed, resumed_at=datetime.now(timezone.utc).isoformat())
@@ -80,11 +75,24 @@ def resume(run_id: str, store: RunStore | None = None, *, chat_model: object | N
     store.claim_run(run_id)
     started = time.perf_counter()
     summary = drive(prepared, llm, ResumeSink(store, run_id, steps), run_id, progress, stop, probes,
-                    cross_run=store.cross_run_memory(run_id, prepared.config.agent_id))
+                    cross_run=store.cross_run_memory(run_id, prepared.config.agent_id, before=info.created_at))
     summary = summary.model_copy(update={"resumes": resumes,
                                          "wall_s": before.wall_s + (time.perf_counter() - started)})
     store.finish_run(run_id, summary)
     return store.get_run(run_id)
+
+
+def resuming_probes(prepared: Prepared, llm: llmlib.LLM | None, calls: list[LLMCall], store: RunStore,
+                    run_id: str) -> llmlib.LLM | None:
+    """The run's probe client: the probes' own recorded answers first, then their live model (not the
+    agent's: the two replays keep their own cursors)."""
+    probes = probe_llm(prepared.config, llm, store)
+    if probes is not None:
+        live = probes.model.live.model_copy() if isinstance(probes.model, ResumeChatModel) else probes.model
+        asked = [c for c in calls if c.purpose == PROBE_PURPOSE]
+        probes.model = ResumeChatModel(recorded=ReplayChatModel.from_calls(run_id, calls, probes=True),
+                                       live=live, model_name=asked[0].model if asked else probes.name)
+    return probes
 
 
 def resuming_llm(spec: str, prepared: Prepared, calls: list[LLMCall], chat_model: object | None,

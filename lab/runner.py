@@ -30,14 +30,14 @@ from lab.core import llm as llmlib
 from lab.core.llm import context, sampling
 from lab.core.llm.replay import PROBE_PURPOSE
 from lab.core import memory as memlib
-from lab.core.errors import LabError, StopRequested
+from lab.core.errors import EditError, LabError, StopRequested
 from lab.core.protocols import (
-    Action, Agent, AgentContext, AgentSpec, CrossRunMemory, LocalCrossRunMemory, Task, TrialOutcome,
-    Transition,
+    Action, Agent, AgentContext, AgentSpec, CrossRunMemory, EditableMemory, LocalCrossRunMemory, Task,
+    TrialOutcome, Transition,
 )
 from lab.core.records import (
-    CrossRunEntry, MemorySnapshot, ObservationRecord, ProbeReport, Record, RunConfig, RunInfo, RunSummary,
-    Step, Timings, TrialResult,
+    CrossRunEntry, MemoryEdit, MemorySnapshot, ObservationRecord, ProbeReport, Record, RunConfig, RunInfo,
+    RunSummary, Step, Timings, TrialResult,
 )
 from lab.fidelity import Fidelity
 from lab.forced import ForcedPolicy, agrees
@@ -73,6 +73,7 @@ class Extras:
     forced: str | None = None
     probes: ProbeReport | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    edits: list[MemoryEdit] = field(default_factory=list)
 
 
 def prepare(config: RunConfig, store: RunStore | None = None) -> Prepared:
@@ -215,6 +216,9 @@ class Loop:
         self.probed = [0, 0]  # probes, probe LLM calls
         self.fidelity = Fidelity()
         self.grid_prober = GridProber(prepared.config.probe_every)  # grid memories' beliefs (lab.grid_probes)
+        fork = prepared.config.fork
+        self.edits_at = fork.edits_at() if fork is not None else {}
+        """A fork's memory edits by the step they are applied before (``RunConfig.fork``)."""
 
     def run(self) -> None:
         for trial in range(self.config.trials):
@@ -246,6 +250,7 @@ class Loop:
     def step(self, trial: int, t: int, obs: Observation) -> tuple[Observation, bool]:
         self.current = (trial, t, obs)
         self.prober.see(obs)
+        edits = self.edit(t, self.edits_at[self.index]) if self.index in self.edits_at else []
         start = time.perf_counter()
         sees = getattr(self.agent, "sees_ground_truth", False)  # oracle memories (AriGraph extractor=oracle)
         action = self.agent.act(obs if sees else obs.public())
@@ -271,8 +276,19 @@ class Loop:
         if source is not None and not played.stop:
             probe_metrics["policy/agree"] = float(agrees(action.command, action.env_commands, played.command))
         self.record(trial, t, obs, played, nxt, reward, commands, ended, timings,
-                    Extras(action.command if source else None, source, probes, probe_metrics))
+                    Extras(action.command if source else None, source, probes, probe_metrics, edits))
         return nxt, ended
+
+    def edit(self, t: int, edits: list[MemoryEdit]) -> list[MemoryEdit]:
+        """A fork's memory edits, applied before the step acts (``t``: the memory's step)."""
+        memory, agent = self.agent.memory, self.config.agent_id
+        if edits and memory is None:
+            raise EditError(f"{agent} has no memory to edit")
+        if edits and not isinstance(memory, EditableMemory):
+            raise EditError(f"{agent}'s memory ({type(memory).__name__}) takes no edits")
+        for edit in edits:
+            memory.edit(edit, t)  # type: ignore[union-attr]
+        return list(edits)
 
     def force(self, obs: Observation, action: Action) -> tuple[Action, str | None]:
         """The action to play and where it came from: the agent's (None), or the forced policy's."""
@@ -341,7 +357,7 @@ class Loop:
                     score=nxt.score, max_score=nxt.max_score, done=nxt.done, won=nxt.won, lost=nxt.lost,
                     thoughts=action.thoughts, llm_calls=calls + probe_calls, memory_size=size,
                     facts=nxt.privileged.get("facts"), metrics={**action.metrics, **extras.metrics},
-                    timings=timings, trial_end=ended, probes=extras.probes, **parts)
+                    timings=timings, trial_end=ended, probes=extras.probes, edits=extras.edits, **parts)
         self.recorder.add(step)
         self.index += 1
         if self.progress:

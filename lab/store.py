@@ -609,17 +609,19 @@ class RunStore:
         self.get_run(run_id)
         return self._entries("m.run_id=?", (run_id,))
 
-    def find_entries(self, agent_id: str, provenance: dict[str, Any],
-                     exclude_run: str = "") -> list[CrossRunEntry]:
-        """Entries recorded by runs of ``agent_id`` under exactly ``provenance`` (but ``exclude_run``'s),
-        oldest run first."""
-        return self._entries("r.agent_id=? AND m.provenance=? AND m.run_id<>?",
-                             (agent_id, canonical(provenance), exclude_run))
+    def find_entries(self, agent_id: str, provenance: dict[str, Any], exclude_run: str = "",
+                     before: str = "") -> list[CrossRunEntry]:
+        """Entries recorded by runs of ``agent_id`` under exactly ``provenance`` (but ``exclude_run``'s, and
+        only runs created before ``before`` when given), oldest run first."""
+        where = "r.agent_id=? AND m.provenance=? AND m.run_id<>?" + (" AND r.created_at<?" if before else "")
+        return self._entries(where, (agent_id, canonical(provenance), exclude_run, *([before] if before else [])))
 
-    def cross_run_memory(self, run_id: str, agent_id: str | None = None) -> StoreCrossRunMemory:
+    def cross_run_memory(self, run_id: str, agent_id: str | None = None,
+                         before: str = "") -> StoreCrossRunMemory:
         """The :class:`~lab.core.protocols.CrossRunMemory` the run loop hands ``run_id``'s agent (``agent_id``:
-        the run's agent, read from the run when not given)."""
-        return StoreCrossRunMemory(self, run_id, agent_id or self.get_run(run_id).config.agent_id)
+        the run's agent, read from the run when not given); ``before``: it reads only runs created earlier
+        (a fork sees what its parent saw)."""
+        return StoreCrossRunMemory(self, run_id, agent_id or self.get_run(run_id).config.agent_id, before)
 
 
 class StoreCrossRunMemory:
@@ -628,11 +630,17 @@ class StoreCrossRunMemory:
 
     readable = True
 
-    def __init__(self, store: RunStore, run_id: str, agent_id: str) -> None:
-        self.store, self.run_id, self.agent_id = store, run_id, agent_id
+    def __init__(self, store: RunStore, run_id: str, agent_id: str, before: str = "") -> None:
+        self.store, self.run_id, self.agent_id, self.before = store, run_id, agent_id, before
+        self.pending: list[CrossRunEntry] | None = None
+        """While not None, entries are kept here instead of written (a fork not yet stored)."""
 
     def record(self, key: str, provenance: dict[str, Any], data: dict[str, Any]) -> None:
-        self.store.put_entry(CrossRunEntry(run_id=self.run_id, key=key, provenance=provenance, data=data))
+        entry = CrossRunEntry(run_id=self.run_id, key=key, provenance=provenance, data=data)
+        if self.pending is None:
+            self.store.put_entry(entry)
+        else:
+            self.pending = [e for e in self.pending if e.key != key] + [entry]
 
     def entries(self, provenance: dict[str, Any]) -> list[CrossRunEntry]:
-        return self.store.find_entries(self.agent_id, provenance, exclude_run=self.run_id)
+        return self.store.find_entries(self.agent_id, provenance, exclude_run=self.run_id, before=self.before)

@@ -63,6 +63,8 @@ def columns_at(index: int) -> None:
         with col:
             there = link("explore", run=info.run_id, step=index)
             st.markdown(f"**{names[info.run_id]}** · [explore]({there})")
+            if info.config.fork is not None:
+                st.caption(f"fork of {info.config.fork.parent[-6:]} at step {info.config.fork.step}")
             if actions[info.run_id] is None:
                 st.info(f"This run ended at step {info.n_steps - 1}.")
                 continue

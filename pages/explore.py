@@ -6,6 +6,7 @@ from lab.ui import link, no_steps_message, page_setup, pick_run
 from lab.views import data
 from lab.views.attribution import attributed_ids, why_panel
 from lab.views.charts import memory_size_figure, score_figure
+from lab.views.fork import edited_banner, fork_banner, fork_panel
 from lab.views.memory import memory_view
 from lab.views.navigator import parse_step, step_navigator
 from lab.views.panels import env_panel, llm_panel, thoughts_panel, timings_panel, trials_panel
@@ -26,6 +27,7 @@ st.markdown(f"[Compare with runs on the same env and seed]({link('compare', runs
             f"[Export]({link('runs', q=info.run_id)})")
 if info.message:
     st.caption(info.message)
+fork_banner(info)
 if info.n_steps == 0:
     kind, text = no_steps_message(info)
     getattr(st, kind)(text)
@@ -47,6 +49,7 @@ def step_view() -> None:
     with left:
         st.subheader(f"Step {index}", anchor=False)
         st.caption(f"trial {step.trial}, t = {step.t}" + (" · trial end" if step.trial_end else ""))
+        edited_banner(step)
         env_panel(store, info, step)
         st.markdown("##### Thoughts")
         thoughts_panel(step)
@@ -59,6 +62,9 @@ def step_view() -> None:
     if info.config.llm != "none":
         with st.expander("Why this action? (each memory item left out of the decision prompt)"):
             why_panel(store, info, step, explained, key=f"explore:{info.run_id}:{index}")
+    if info.status != "running":
+        with st.expander("Fork from here (edit the memory as this step found it, then go on live)"):
+            fork_panel(store, info, index, key=f"explore:{info.run_id}:{index}")
     st.markdown("##### Probes: what the memory knows (ground truth)")
     step_probes_panel(step, run_probes(store, str(store.path), info.run_id, info.n_steps))
     st.markdown("##### LLM calls (the context window of each call)")

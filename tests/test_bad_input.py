@@ -98,6 +98,8 @@ def valid_values(annotation: Any, limits: dict[str, Any]) -> st.SearchStrategy:
     allowed = literals(annotation)
     if allowed is not None:
         return st.sampled_from(allowed)
+    if annotation is Any:  # free-form JSON values (a memory edit's attrs)
+        return st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8))
     if annotation is bool:
         return st.booleans()
     if annotation is int:

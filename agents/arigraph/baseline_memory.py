@@ -16,8 +16,12 @@ from __future__ import annotations
 import torch
 
 from agents.arigraph.retrieval import Encoder
-from lab.core.records import MemorySnapshot, MemRecord
+from lab.core.memory import edit_records
+from lab.core.records import MemoryEdit, MemorySnapshot, MemRecord
 
+DEFAULT_IMPORTANCE = 5.0
+"""RAG's importance when none is rated: ``importance="constant"``, or a reply that names no number (the
+middle of the 1-10 scale, so such a step is neither favoured nor buried)."""
 HISTORY_TITLE = "History of all observations and actions"
 REFLECTIONS_TITLE = "Your reflections on earlier attempts at this game"
 SUMMARY_TITLE = "Your summary of the current situation"
@@ -41,6 +45,30 @@ class RecordMemory:
         return MemorySnapshot(
             records=list(self.records), prompt_text=self.prompt_text, retrieved=list(self.retrieved)
         )
+
+    EDITS = ("remove a record; change a record's text; add a record (an observation/action pair, entered "
+             "as the oldest, so the window of the last steps stays as it was)")
+    EDIT_ATTRS: tuple[str, ...] = ()
+    """Attributes a ``change`` may set."""
+
+    def edit(self, edit: MemoryEdit, step: int) -> list[str]:
+        """A fork's edit (:class:`~lab.core.protocols.EditableMemory`); removed records are gone from later
+        snapshots."""
+        name = type(self).__name__.removesuffix("Memory").lower()
+        index, record = edit_records(name, self.records, edit, step, self.EDITS, self.EDIT_ATTRS)
+        if edit.op == "remove":
+            self.retrieved = [i for i in self.retrieved if i != record.id]
+        {"add": self.added, "remove": self.removed, "change": self.changed}[edit.op](index, record)
+        return [self.records[index].id if edit.op == "add" else record.id]
+
+    def added(self, index: int, record: MemRecord) -> None:
+        """Hook: an edit added ``record`` at ``records[index]``."""
+
+    def removed(self, index: int, record: MemRecord) -> None:
+        """Hook: an edit removed ``record`` from ``records[index]``."""
+
+    def changed(self, index: int, record: MemRecord) -> None:
+        """Hook: an edit changed ``records[index]`` to ``record``."""
 
     def pairs(self) -> list[str]:
         """The texts of the observation/action pairs, oldest first."""
@@ -101,6 +129,17 @@ class SummaryMemory(RecordMemory):
         super().clear()
         self.summary = "Yet nothing"
 
+    EDITS = ("remove a record (the summary starts again from 'Yet nothing'); change a record's text (the "
+             "summary's too); add an observation/action pair")
+
+    def removed(self, index: int, record: MemRecord) -> None:
+        if record.kind == "summary":
+            self.summary = "Yet nothing"
+
+    def changed(self, index: int, record: MemRecord) -> None:
+        if record.kind == "summary":
+            self.summary = record.text
+
     def query(self, question: str) -> str:
         """The summary, whatever the question."""
         return f"{SUMMARY_TITLE}: {self.summary}"
@@ -120,6 +159,27 @@ class RagMemory(RecordMemory):
         """Forget everything."""
         super().clear()
         self.entries = []
+
+    EDITS = ("remove an entry; change an entry's text (re-embedded) or its importance; add an entry (text, "
+             "with importance and step if given: entered as the oldest, so the window of the last steps "
+             "stays as it was)")
+    EDIT_ATTRS = ("importance", "step")
+
+    def added(self, index: int, record: MemRecord) -> None:
+        """The entry goes where its record went (entries and records stay aligned, one per pair)."""
+        step = int(record.attrs.get("step", record.added_step or 0))
+        importance = float(record.attrs.get("importance", DEFAULT_IMPORTANCE))
+        self.records[index] = record.model_copy(update={"attrs": {"importance": importance, "step": step}})
+        self.entries.insert(index, (step, record.text, importance, self.encoder.encode([record.text])[0]))
+
+    def removed(self, index: int, record: MemRecord) -> None:
+        del self.entries[index]
+
+    def changed(self, index: int, record: MemRecord) -> None:
+        step, text, importance, vector = self.entries[index]
+        if record.text != text:
+            vector = self.encoder.encode([record.text])[0]
+        self.entries[index] = (step, record.text, float(record.attrs.get("importance", importance)), vector)
 
     def scores(self, query: torch.Tensor, now: int) -> list[float]:
         """min-max(recency) + min-max(importance) + min-max(relevance) of every entry for a query vector."""

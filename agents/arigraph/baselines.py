@@ -23,6 +23,7 @@ import torch
 
 from agents.arigraph import prompts
 from agents.arigraph.baseline_memory import (
+    DEFAULT_IMPORTANCE,
     HISTORY_TITLE,
     RAG_TITLE,
     REFLECTIONS_TITLE,
@@ -42,9 +43,6 @@ from lab.core.prompts import render
 from lab.core.protocols import Action, AgentContext, Task, TrialOutcome
 from lab.core.records import MemRecord
 
-DEFAULT_IMPORTANCE = 5.0
-"""RAG's importance when none is rated: ``importance="constant"``, or a reply that names no number (the
-middle of the 1-10 scale, so such a step is neither favoured nor buried)."""
 
 
 class BaselineAgent(PlanActAgent):
@@ -260,7 +258,7 @@ class RagAgent(BaselineAgent):
             seen = text + (f"\nInventory: {obs.inventory}" if obs.inventory else "")
             self.current = self.store.encoder.encode([f"{seen}\nPlan: {json.dumps(self.plan)}"])[0]
             top = self.store.top(self.store.scores(self.current, self.t), skip_last=self.config.n_prev)
-        self.store.retrieved = [f"r{self.entries[i][0]}" for i in top]
+        self.store.retrieved = [self.store.records[i].id for i in top]  # records and entries are aligned
         body = self.store.body(top)
         self.store.prompt_text = body
         thoughts["retrieved_steps"] = [self.entries[i][0] for i in top]

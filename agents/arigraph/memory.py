@@ -25,8 +25,12 @@ from dataclasses import dataclass, field
 from agents.arigraph import navigation
 from agents.arigraph.extract import rules_entities
 from agents.arigraph.retrieval import Encoder, VectorIndex, episodic_rank, episodic_relevance, semantic_search
-from agents.arigraph.triplets import Triplet, compass_in
-from lab.core.records import MemEdge, MemNode, MemorySnapshot, MemRecord
+from agents.arigraph.triplets import Triplet, compass_in, from_text
+from lab.core.memory import refuse, unknown
+from lab.core.records import MemEdge, MemNode, MemoryEdit, MemorySnapshot, MemRecord
+
+EDITS = ("remove a triplet (t<N>), a vertex with its triplets (v:<name>) or an observation (e:<step>); "
+         "add a triplet ('subject, relation, object'); change a triplet's text or an observation's text")
 
 Detector = Callable[[list[Triplet], list[Triplet]], list[Triplet]]
 """``detector(candidates, new) -> outdated``: the outdated-triplet judgement (LLM or rules). ``new`` is every
@@ -253,6 +257,59 @@ class AriGraphMemory:
         """Unexplored exits of every visited location."""
         triplets = self.triplets()
         return {loc: navigation.unexplored_exits(loc, triplets) for loc in sorted(self.locations)}
+
+    # --- edits (forks) ---------------------------------------------------------------------
+
+    def edit(self, edit: MemoryEdit, step: int) -> list[str]:
+        """A fork's edit (:class:`~lab.core.protocols.EditableMemory`): a removed triplet stays in the
+        snapshot marked removed at ``step``, as the update rule's deletions do."""
+        if edit.op == "add":
+            triplet = self._triplet(edit)
+            if triplet in self.active:
+                return []
+            self.add([triplet], step)
+            return [self.active[triplet].id]
+        if edit.attrs:
+            raise refuse("arigraph", edit, EDITS)
+        if edit.id.startswith("e:"):
+            episode = next((e for e in self.episodes if f"e:{e.step}" == edit.id), None)
+            if episode is None:
+                raise unknown("arigraph", edit, [f"e:{e.step}" for e in self.episodes])
+            if edit.op == "remove":
+                self.episodes.remove(episode)
+                self.episode_index.remove(episode.text)
+            else:
+                if not edit.text:
+                    raise refuse("arigraph", edit, EDITS)
+                self.episode_index.remove(episode.text)
+                episode.text = edit.text
+                if self.embed_episodes:
+                    self.episode_index.add([edit.text])
+            return [edit.id]
+        if edit.id.startswith("v:") and edit.op == "remove":
+            touched = self.associated({edit.id[2:]})
+            if not touched:
+                raise unknown("arigraph", edit, sorted({f"v:{v}" for t in self.active for v in t.vertices()}))
+            ids = [self.active[t].id for t in touched]
+            for t in touched:
+                self.remove(t, step)
+            return [edit.id, *ids]
+        edge = next((e for e in self.edges if e.id == edit.id and e.removed_step is None), None)
+        if edge is None:
+            raise unknown("arigraph", edit, [e.id for e in self.edges if e.removed_step is None])
+        triplet = self._triplet(edit) if edit.op == "change" else None  # checked before anything changes
+        self.remove(edge.triplet, step)
+        if triplet is None:
+            return [edge.id]
+        self.add([triplet], step)
+        return [edge.id, self.active[triplet].id]
+
+    @staticmethod
+    def _triplet(edit: MemoryEdit) -> Triplet:
+        triplet = from_text(edit.text)
+        if triplet is None:
+            raise refuse("arigraph", edit, EDITS + " (a triplet is three comma-separated parts)")
+        return triplet
 
     # --- view -----------------------------------------------------------------------------
 

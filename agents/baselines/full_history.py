@@ -30,7 +30,8 @@ from lab.core.protocols import (
     TrialOutcome,
     Transition,
 )
-from lab.core.records import MemorySnapshot, MemRecord
+from lab.core.memory import edit_records
+from lab.core.records import MemoryEdit, MemorySnapshot, MemRecord
 
 
 class FullHistoryConfig(AgentConfig):
@@ -84,6 +85,12 @@ class HistoryMemory:
     def clear(self) -> None:
         """Forget everything."""
         self.entries = []
+
+    def edit(self, edit: MemoryEdit, step: int) -> list[str]:
+        """A fork's edit (:class:`~lab.core.protocols.EditableMemory`): remove or change an entry, or add one
+        (entered as the oldest, so the budget's window over the newest entries stays as it was)."""
+        supported = "remove an entry; change an entry's text; add an entry (entered as the oldest)"
+        return [edit_records("full-history", self.entries, edit, step, supported)[1].id]
 
     def snapshot(self) -> MemorySnapshot:
         """Records + the history text that entered the last prompt."""

@@ -19,7 +19,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from lab.core.records import MemorySnapshot, MemRecord
+from lab.core.memory import refuse, unknown
+from lab.core.records import MemoryEdit, MemorySnapshot, MemRecord
 
 Relation = Literal["necessary", "not_contribute"]
 Certainty = Literal["may", "should"]
@@ -244,6 +245,51 @@ class ClinMemory:
         }
         counts["dropped"] = len(before.keys() - kept)
         return counts
+
+    EDITS = ("remove a learning; add a learning (one of CLIN's sentence forms, 'X should be necessary to Y', "
+             "'X does not contribute to Y'); change a learning's sentence or its certainty (may, should)")
+
+    def edit(self, edit: MemoryEdit, step: int) -> list[str]:
+        """A fork's edit (:class:`~lab.core.protocols.EditableMemory`): the learnings the next prompt lists
+        change, and a removed or rewritten learning is listed as dropped at ``step``."""
+        if set(edit.attrs) - {"certainty"} or edit.attrs.get("certainty", "may") not in ("may", "should"):
+            raise refuse("clin", edit, self.EDITS)
+        new = parse_learning(edit.text, len(self.trials)) if edit.text else None
+        if edit.text and new is None:
+            raise refuse("clin", edit, self.EDITS + f" ({edit.text!r} has none of the forms)")
+        if edit.op == "add":
+            if new is None:
+                raise refuse("clin", edit, self.EDITS)
+            if new.key not in {learning.key for learning in self.learnings}:
+                self._put(len(self.learnings), new, step)
+            return [new.record_id]
+        index = next((i for i, learning in enumerate(self.learnings) if learning.record_id == edit.id), None)
+        if index is None:
+            raise unknown("clin", edit, [learning.record_id for learning in self.learnings])
+        if new is not None and new.key != self.learnings[index].key and new.key in {x.key for x in self.learnings}:
+            raise refuse("clin", edit, self.EDITS + " (it already holds that learning)")
+        old = self.learnings.pop(index)
+        status = self.status.pop(old.key, "kept")
+        if edit.op == "change":
+            new = new or old
+            if "certainty" in edit.attrs:
+                new = new.with_certainty(edit.attrs["certainty"])
+            if new.key == old.key:
+                self.learnings.insert(index, new)
+                delta = (new.certainty == "should") - (old.certainty == "should")
+                self.status[new.key] = "strengthened" if delta > 0 else "weakened" if delta < 0 else status
+                self.prompt_text = render(self.learnings)
+                return [old.record_id]
+            self._put(index, new, step)
+        self.dropped[old.key] = (old, self.since.pop(old.key, step), step)
+        self.prompt_text = render(self.learnings)
+        return [old.record_id] + ([new.record_id] if edit.op == "change" and new else [])
+
+    def _put(self, index: int, learning: Learning, step: int) -> None:
+        self.learnings.insert(index, learning)
+        self.status[learning.key], self.since[learning.key] = "added", step
+        self.dropped.pop(learning.key, None)
+        self.prompt_text = render(self.learnings)
 
     def query(self, question: str) -> str:
         """The learnings as the actor's prompt lists them, whatever the question (CLIN does not retrieve)."""

@@ -23,7 +23,8 @@ import torch
 from minigrid.core.constants import COLORS
 
 from lab.core.protocols import Belief
-from lab.core.records import MemEdge, MemNode, MemorySnapshot, MemRecord
+from lab.core.memory import refuse, unknown
+from lab.core.records import MemEdge, MemNode, MemoryEdit, MemorySnapshot, MemRecord
 
 
 @dataclass
@@ -138,6 +139,34 @@ class LatentGraphMemory:
                 "p": round(float(model.E[clone].max()), 3),
             },
         )
+
+    EDITS = ("change a clone's emission binding (c<N> with attrs observation=<symbol>); remove a clone's "
+             "binding (it then emits nothing, so localisation never lands on it); clones and transitions "
+             "are learned, so none is added")
+
+    def edit(self, edit: MemoryEdit, step: int) -> list[str]:
+        """A fork's edit (:class:`~lab.core.protocols.EditableMemory`) of the emission matrix the agent
+        localises with (shared, changed in place). A later rebinding or relearning rebuilds the model and
+        drops the edit, as it drops everything the old binding held."""
+        model = self.model
+        if edit.op == "add" or edit.text or set(edit.attrs) - {"observation"} or (
+                edit.op == "change" and "observation" not in edit.attrs):
+            raise refuse("graph-schemas", edit, self.EDITS)
+        clones = [node.id for node in self.nodes if node.removed_step is None]
+        if model is None or edit.id not in clones:
+            raise unknown("graph-schemas", edit, clones)
+        clone = int(edit.id[1:])
+        if edit.op == "remove":
+            model.E[clone] = 0.0
+            self.nodes[clone] = self.nodes[clone].model_copy(update={"removed_step": step})
+            return [edit.id]
+        col = model.column(str(edit.attrs["observation"]))
+        if col is None:
+            raise refuse("graph-schemas", edit, self.EDITS + f" (symbols: {', '.join(model.vocab)})")
+        model.E[clone] = 0.0
+        model.E[clone, col] = 1.0
+        self.nodes[clone] = self._node(model, clone, self.nodes[clone].added_step or 0)
+        return [edit.id]
 
     def current_belief(self) -> Belief:
         """The MAP clone now, its cell in the model's own map (a schema's: where the clone decoded to in

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lab.core.records import MemorySnapshot, MemRecord
+from lab.core.memory import refuse, unknown
+from lab.core.records import MemoryEdit, MemorySnapshot, MemRecord
 
 EntryKind = Literal["Observation", "Action"]
 CHECK_VALID_ACTIONS = "check valid actions"
@@ -57,6 +58,8 @@ class Chunk:
     summary_source: str = ""
     """Which summariser produced ``summary`` (``llm``, ``last_observation``, ``composite``, ``fallback``)."""
     closed_step: int | None = None
+    removed_step: int | None = None
+    """Set when a fork's edit removed the chunk: it leaves the prompt and cannot be retrieved."""
 
     @property
     def closed(self) -> bool:
@@ -212,7 +215,7 @@ class WorkingMemory:
         blocks, unknown = [], []
         for number in ids:
             chunk = self.chunks[number] if 0 < number < len(self.chunks) else None
-            if chunk is None or not chunk.closed:
+            if chunk is None or not chunk.closed or chunk.removed_step is not None:
                 unknown.append(number)
                 continue
             self.expanded.add(number)
@@ -222,7 +225,8 @@ class WorkingMemory:
         if unknown:
             blocks.append(
                 f"No finished subgoal with id {', '.join(map(str, unknown))}; "
-                f"finished subgoals: {', '.join(str(c.number) for c in self.chunks if c.closed) or 'none'}."
+                f"finished subgoals: "
+                f"{', '.join(str(c.number) for c in self.chunks if c.closed and c.removed_step is None) or 'none'}."
             )
         return "\n".join(blocks)
 
@@ -230,6 +234,8 @@ class WorkingMemory:
         """The memory as entries, oldest first: each subgoal, lone observation and action-observation pair."""
         out: list[Item] = []
         for chunk in self.chunks:
+            if chunk.removed_step is not None:
+                continue
             if chunk.number > 0:
                 out.append(Item(chunk.number, (chunk.header(),), subgoal=True))
             pending: tuple[str, ...] = ()  # an action waiting for its observation
@@ -297,6 +303,30 @@ class WorkingMemory:
         question: closed subgoals show their summaries, the current one its pairs. Nothing is written."""
         return "\n".join(self.render(self.kept(self.items())))
 
+    EDITS = ("remove a finished subgoal's chunk; change a chunk's subgoal (text) or a finished chunk's "
+             "summary (attrs summary); chunks follow the agent's own subgoals, so none can be added")
+
+    def edit(self, edit: MemoryEdit, step: int) -> list[str]:
+        """A fork's edit (:class:`~lab.core.protocols.EditableMemory`): a removed chunk stays in the snapshot
+        marked removed at ``step``; a changed summary is what the prompt shows from then on."""
+        if edit.op == "add" or set(edit.attrs) - {"summary"}:
+            raise refuse("hiagent", edit, self.EDITS)
+        chunk = next((c for c in self.chunks if self.record_id(c) == edit.id and c.removed_step is None), None)
+        if chunk is None:
+            raise unknown("hiagent", edit, [self.record_id(c) for c in self.chunks
+                                            if c.removed_step is None and (c.number > 0 or c.entries)])
+        finished = chunk.closed or (edit.op == "remove" and chunk is not self.current)  # chunk 0 never closes
+        if (edit.op == "remove" or "summary" in edit.attrs) and not finished:
+            raise refuse("hiagent", edit, self.EDITS + f" ({edit.id} is not finished)")
+        if edit.op == "remove":
+            chunk.removed_step = step
+            return [edit.id]
+        if edit.text:
+            chunk.subgoal = edit.text
+        if "summary" in edit.attrs:
+            chunk.summary, chunk.summary_source = str(edit.attrs["summary"]), "edit"
+        return [edit.id]
+
     def begin_step(self) -> None:
         """Clear the per-step retrieval highlight."""
         self.retrieved_now = []
@@ -324,7 +354,8 @@ class WorkingMemory:
         }
         text = chunk.subgoal if chunk.number > 0 else "(before the first subgoal)"
         return MemRecord(
-            id=self.record_id(chunk), kind="chunk", text=text or "", attrs=attrs, added_step=chunk.opened_step
+            id=self.record_id(chunk), kind="chunk", text=text or "", attrs=attrs, added_step=chunk.opened_step,
+            removed_step=chunk.removed_step,
         )
 
     def snapshot(self) -> MemorySnapshot:

@@ -30,7 +30,8 @@ import torch
 
 from agents.sat.config import STRATEGIES
 from lab.core.protocols import Answer, Belief
-from lab.core.records import MemEdge, MemNode, MemorySnapshot, MemRecord
+from lab.core.memory import refuse, unknown
+from lab.core.records import MemEdge, MemNode, MemoryEdit, MemorySnapshot, MemRecord
 
 REJECT = -1
 """:func:`victim` result: drop the incoming slot (LIFO)."""
@@ -166,6 +167,18 @@ class SlotMemory:
             slot.decision = f"{self.strategy}: stored"
         self.slots.append(slot)
         return slot.decision
+
+    def edit(self, edit: MemoryEdit, step: int) -> list[str]:
+        """A fork's edit (:class:`~lab.core.protocols.EditableMemory`): remove a stored slot (evicted at
+        ``step``, as the allocator evicts). Slots hold rendered frames, so none can be added or rewritten."""
+        supported = "remove a stored slot (slot<step>); a slot holds a rendered frame, so none is added or changed"
+        if edit.op != "remove":
+            raise refuse("sat", edit, supported)
+        slot = next((s for s in self.kept() if f"slot{s.step}" == edit.id), None)
+        if slot is None:
+            raise unknown("sat", edit, [f"slot{s.step}" for s in self.kept()])
+        slot.removed_step, slot.decision = step, f"{slot.decision}; removed by an edit at step {step}"
+        return [edit.id]
 
     def read_layout(self) -> np.ndarray:
         """(n_chunks, chunk) indices into :meth:`kept` (-1 = padding) in the variant's read layout."""

@@ -63,3 +63,7 @@ class LLMError(LabError):
 class StopRequested(LabError):
     """A stop was asked for while an LLM call waited to retry: the run ends now, without the step in
     progress (its committed steps stay, and ``memlab resume`` can go on from them)."""
+
+
+class EditError(LabError):
+    """A memory edit the memory does not support, or that names an item it does not hold."""

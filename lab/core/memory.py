@@ -7,9 +7,10 @@ and a full snapshot on keyframes, so any step is keyframe + a few diffs.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Iterable, TypeVar
 
-from lab.core.records import MemEdge, MemNode, MemoryDiff, MemorySnapshot, MemRecord
+from lab.core.errors import EditError
+from lab.core.records import MemEdge, MemNode, MemoryDiff, MemoryEdit, MemorySnapshot, MemRecord
 
 Item = TypeVar("Item", MemNode, MemEdge, MemRecord)
 
@@ -73,3 +74,37 @@ def size(snapshot: MemorySnapshot) -> dict[str, int]:
         "edges": sum(1 for e in snapshot.edges if e.removed_step is None),
         "records": sum(1 for r in snapshot.records if r.removed_step is None),
     }
+
+
+def refuse(memory: str, edit: MemoryEdit, supported: str) -> EditError:
+    """The one-line error for an edit ``memory`` does not support; ``supported`` says what it does."""
+    return EditError(f"{memory} memory cannot {edit.describe()}: it supports {supported}")
+
+
+def unknown(memory: str, edit: MemoryEdit, held: Iterable[str]) -> EditError:
+    """The one-line error for an edit naming an item ``memory`` does not hold (a few held ids listed)."""
+    ids = list(held)
+    shown = ", ".join(ids[:8]) + (f" ... ({len(ids)} in all)" if len(ids) > 8 else "")
+    return EditError(f"{memory} memory holds no item {edit.id!r} to {edit.op}; it holds: {shown or 'nothing'}")
+
+
+def edit_records(name: str, records: list[MemRecord], edit: MemoryEdit, step: int, supported: str,
+                 attrs: tuple[str, ...] = ()) -> tuple[int, MemRecord]:
+    """Apply ``edit`` to a memory that is a list of records, in place; return the index and the record it
+    added, removed or changed. An added record enters first (the oldest, so windows over the newest records
+    stay as they were) with the id ``edit<step>-<n>``; ``attrs`` are the attributes an edit may set."""
+    if set(edit.attrs) - set(attrs) or (edit.op == "add" and not edit.text):
+        raise refuse(name, edit, supported)
+    if edit.op == "add":
+        record = MemRecord(id=f"edit{step}-{len(records)}", kind="episodic", text=edit.text, added_step=step,
+                           attrs=dict(edit.attrs))
+        records.insert(0, record)
+        return 0, record
+    index = next((i for i, r in enumerate(records) if r.id == edit.id), None)
+    if index is None:
+        raise unknown(name, edit, [r.id for r in records])
+    if edit.op == "remove":
+        return index, records.pop(index)
+    old = records[index]
+    records[index] = old.model_copy(update={"text": edit.text or old.text, "attrs": {**old.attrs, **edit.attrs}})
+    return index, records[index]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator, P
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from lab.core.records import CrossRunEntry, MemorySnapshot
+from lab.core.records import CrossRunEntry, MemoryEdit, MemorySnapshot
 
 if TYPE_CHECKING:
     from lab.core.env import EnvKind, Observation
@@ -57,6 +57,20 @@ class QueryableMemory(Memory, Protocol):
         text. Side-effect free: it writes nothing (``snapshot()`` is the same before and after) and calls
         no LLM (embedding the question with a retrieval encoder is allowed).
         """
+        ...
+
+
+@runtime_checkable
+class EditableMemory(Memory, Protocol):
+    """A memory a fork can edit (``memlab fork --edit-file``): every agent's memory, each for its own kind."""
+
+    def edit(self, edit: MemoryEdit, step: int) -> list[str]:
+        """Apply one edit before step ``step`` acts; return the snapshot ids it touched.
+
+        An operation the memory does not support, or an id it does not hold, raises
+        :class:`~lab.core.errors.EditError` with one line saying what it does support, and changes nothing.
+        What the edit removes stays in later snapshots marked removed at ``step`` where the memory keeps
+        removed items (graph triplets, slots), and is gone where it does not."""
         ...
 
 

@@ -27,6 +27,49 @@ class Record(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class MemoryEdit(Record):
+    """One typed operation on an agent's memory, applied by a fork (``memlab fork``) before a step.
+
+    Items are named by their id in the memory's snapshot (a triplet's edge ``t3``, a record ``r7``, a learning,
+    a chunk, a slot, a clone ``c12``). Each memory says which operations it supports on which items; any other
+    is refused with a one-line error (:class:`~lab.core.errors.EditError`)."""
+
+    op: Literal["remove", "add", "change"]
+    id: str = ""
+    """The item to remove or change (empty for ``add``)."""
+    text: str = ""
+    """``add``: the new item as the memory writes it (a triplet ``kitchen, has, fridge``, a record's text, a
+    learning ``opening fridge SHOULD BE NECESSARY to find milk``); ``change``: the item's new text, if any."""
+    attrs: dict[str, Any] = Field(default_factory=dict)
+    """``change`` (and some ``add``): attributes to set, as the snapshot names them (``importance``,
+    ``certainty``, ``summary``, ``observation``...)."""
+
+    def describe(self) -> str:
+        """One line: ``remove t3``, ``add 'kitchen, has, fridge'``, ``change r7 importance=9``."""
+        parts = [self.op] + ([self.id] if self.id else []) + ([repr(self.text)] if self.text else [])
+        parts += [f"{k}={v}" for k, v in sorted(self.attrs.items())]
+        return " ".join(parts)
+
+
+class ForkOrigin(Record):
+    """Where a forked run came from: its parent, the step it parts at, and the memory edits applied there."""
+
+    parent: str
+    """The parent run's id."""
+    step: int = Field(ge=0)
+    """The fork's first ``step`` steps replay the parent's (same actions, same memory); the edits are applied
+    before step ``step`` acts, and the run goes on live from there."""
+    edits: list[MemoryEdit] = Field(default_factory=list)
+    ablated: str = ""
+    """The item a counterfactual set (``--ablate each-retrieved``) removed, for the set's table."""
+    inherited: dict[int, list[MemoryEdit]] = Field(default_factory=dict)
+    """Edits the parent's own prefix applied, by step (a fork of a fork replays them too)."""
+
+    def edits_at(self) -> dict[int, list[MemoryEdit]]:
+        """Every edit this run applies, by the step it is applied before."""
+        return {**self.inherited, self.step: list(self.edits)}
+
+
 class RunConfig(Record):
     """Everything needed to reproduce a run.
 
@@ -81,6 +124,8 @@ class RunConfig(Record):
     """The model that answers the probes: empty for the run's own LLM (none for an agent without one),
     ``none`` for evidence only (no answers), or a spec like ``llm`` (``embedded``: the batched scorer,
     whatever model the agent runs on)."""
+    fork: ForkOrigin | None = None
+    """Set on a forked run (``memlab fork``): its parent, step and memory edits."""
 
 
 class ObservationRecord(Record):
@@ -327,6 +372,9 @@ class Step(Record):
     probes: ProbeReport | None = None
     """Ground-truth probes of the memory asked after this step (every ``probe_every`` steps and at trial
     ends); their per-family means are in ``metrics`` (``probe/<family>/evidence``, ``.../answer``)."""
+    edits: list[MemoryEdit] = Field(default_factory=list)
+    """A fork's memory edits, applied before this step acted (the fork's first live step); its
+    ``memory_diff`` includes what they changed."""
 
 
 class TrialResult(Record):
