@@ -207,3 +207,30 @@ def test_the_html_report_shows_hostile_text_as_text_at_runtime(page: Any, tmp_pa
         assert page.locator("#calls pre").nth(1).inner_text() == f"reply {i} {HOSTILE}"
         assert page.locator("#thoughts pre").inner_text() == f"plan {HOSTILE}"
         assert page.locator("#records td").last.inner_text() == f"note {HOSTILE}"
+
+
+def test_fork_from_here_with_one_removal_then_compare_marks_where_the_fork_parts(app: App, page: Any) -> None:
+    from lab.core.records import RunConfig
+    from lab.runner import execute
+
+    store = RunStore(app.home / "runs.sqlite")
+    config = RunConfig(env_id="minigrid:MiniGrid-Empty-5x5-v0", agent_id="full-history", llm="fake:forward|left",
+                       max_steps=6, probe_every=0, label="browser-fork")
+    parent = execute(config, store).run_id
+    page.goto(f"{app.url}/explore?run={parent}&step=3")
+    rendered(page, 3)
+    page.get_by_text(re.compile(r"^Fork from here \(edit the memory")).click()
+    page.get_by_role("combobox", name=re.compile("remove these items")).click()
+    page.get_by_role("option", name=re.compile(r"^h1: ")).click()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Fork from here").click()
+    page.get_by_text(re.compile(r"^Fork [\w-]+ is running")).wait_for(timeout=120_000)
+    child = [i for i in store.list_runs() if i.config.fork and i.config.fork.parent == parent]
+    assert len(child) == 1 and [e.id for e in child[0].config.fork.edits] == ["h1"]
+    href = page.get_by_role("link", name="compare with this run").get_attribute("href")
+    assert f"runs={parent}%2C{child[0].run_id}" in href
+    page.goto(f"{app.url}/{href.removeprefix('/')}")
+    rendered(page, 3)
+    # the parent's fake model answered "left" at step 3; the fork's live one starts over with "forward"
+    page.get_by_text("Actions first differ at step 3").wait_for()
+    assert page.get_by_text("action differs").count() == 2

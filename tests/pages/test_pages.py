@@ -340,3 +340,27 @@ def test_run_page_launches_a_batch_in_the_background(home: Path) -> None:
         time.sleep(0.5)
     assert [store.get_run(r.run_id).n_steps for r in runs] == [4, 4]
     assert {store.get_run(r.run_id).status for r in runs} == {"finished"}
+
+
+def test_a_fork_shows_where_it_came_from_its_edited_step_and_explore_offers_to_fork(home: Path) -> None:
+    from lab.core.records import MemoryEdit, RunConfig
+    from lab.fork import fork
+    from lab.runner import execute
+
+    store = RunStore()
+    config = RunConfig(env_id="minigrid:MiniGrid-Empty-5x5-v0", agent_id="full-history", llm="fake:forward|left",
+                       max_steps=5, probe_every=0)
+    parent = execute(config, store).run_id
+    child = fork(parent, 2, [MemoryEdit(op="remove", id="h0")], store).run_id
+    at = page("explore", run=child, step="2")
+    assert not at.exception
+    banner = texts(at.info)
+    assert f"Fork of [{parent}]" in banner and "at step 2 (remove h0)" in banner
+    assert f"runs={parent}%2C{child}&step=2" in banner and "compare with the parent" in banner
+    assert "Memory edited before this step: remove h0" in texts(at.warning)
+    at = page("explore", run=child, step="3")
+    assert not at.warning
+    at = page("explore", run=parent, step="2")
+    (remove,) = [m for m in at.multiselect if m.label == "remove these items"]
+    assert [o.split(":")[0] for o in remove.options] == ["h0", "h1"]  # what step 2 found in the memory
+    assert any(b.label == "Fork from here" for b in at.button)
