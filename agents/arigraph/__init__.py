@@ -23,7 +23,8 @@ PAPER = "Anokhin et al. 2024, AriGraph: Learning Knowledge Graph World Models wi
 def spec(id: str, description: str, config: Any, factory: Any, section: str) -> AgentSpec:
     """A text-only, LLM-using agent of this package."""
     return AgentSpec(id=id, description=description, config=config, factory=factory, uses_llm=True,
-                     env_kinds=("text",), paper=f"{PAPER}, {section}", prompt_items=act_prompt_items)
+                     env_kinds=("text",), paper=f"{PAPER}, {section}", prompt_items=act_prompt_items,
+                     default_env="tw-hunt")
 
 
 SPECS = [

@@ -18,6 +18,7 @@ SPECS = [
         factory=ClinAgent,  # type: ignore[arg-type]
         uses_llm=True,
         env_kinds=("text",),
+        default_env="tw-cooking",
         paper="Majumder et al. 2023, CLIN: A Continually Learning Language Agent (arXiv 2310.10134)",
         prompt_items=act_prompt_items,
     ),

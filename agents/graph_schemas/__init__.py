@@ -20,6 +20,7 @@ SPECS = [
         config=GraphSchemaConfig,
         factory=GraphSchemaAgent,  # type: ignore[arg-type]
         env_kinds=("grid",),
+        default_env="minigrid-aliased-room",
         paper="Guntupalli et al. 2023, Graph schemas (arXiv 2302.07350); George et al. 2021, CSCG",
     ),
     AgentSpec(
@@ -29,6 +30,7 @@ SPECS = [
         config=ScratchConfig,
         factory=ScratchCSCGAgent,  # type: ignore[arg-type]
         env_kinds=("grid",),
+        default_env="minigrid-aliased-room",
         paper="George et al. 2021, Nat. Commun. 12:2392 (clone-structured cognitive graphs)",
     ),
 ]

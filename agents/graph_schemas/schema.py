@@ -358,9 +358,17 @@ def save_schema(schema: Schema) -> Path:
     return path
 
 
+SHIPPED = Path(__file__).resolve().parents[2] / "assets" / "schemas"
+"""Schemas that come with the lab (``room-6x8``, the agent's default: ``memlab train schemas`` with its
+defaults, 14 KB), so the agent works on first use; one learned into the data dir takes precedence."""
+
+
 def load_schema(name: str, device: torch.device | str = "cpu") -> Schema:
-    """Read schema ``name``; a missing one raises a one-line error naming the command that makes it."""
+    """Read schema ``name`` from the data dir, else the shipped ones; a missing one raises a one-line error
+    naming the command that makes it."""
     path = schema_path(name)
+    if not path.exists() and (SHIPPED / path.name).exists():
+        path = SHIPPED / path.name
     if not path.exists():
         raise ConfigError(
             f"no schema {name!r} in {path.parent}; learn one with: memlab train schemas --name {name}"

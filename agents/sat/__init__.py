@@ -21,6 +21,7 @@ SPECS = [
         factory=SatAgent,  # type: ignore[arg-type]
         uses_llm=False,
         env_kinds=("grid",),
+        default_env="minigrid-room-recall",
         paper="Cho, Yoon, Ahn 2024, Spatially-Aware Transformer for Embodied Agents (ICLR), arXiv 2402.15160",
     ),
 ]

@@ -24,6 +24,7 @@ BENCHES = {
     "ui": "lab.benches.ui",
     "probes": "lab.benches.probes",
     "llm-agents": "lab.benches.llm_agents",
+    "counterfactuals": "lab.benches.counterfactuals",
 }
 TRAINERS = {"sat": "agents.sat.train", "schemas": "agents.graph_schemas.train"}
 DOCS = Path(__file__).resolve().parents[2] / "docs"

@@ -344,6 +344,9 @@ class AgentSpec:
     uses_llm: bool = False
     env_kinds: tuple[str, ...] = ("text", "grid")
     paper: str = ""
+    default_env: str = "tw-coin"
+    """The env the agent is built for, where it must run with default options on a fresh data dir (the
+    Run page's first choice for it; tests/test_first_use.py walks the registry)."""
     prompt_items: Callable[[list[tuple[str, str]]], SplitPrompt | None] | None = None
     """Splits a recorded decision prompt (the ``act`` call's messages) into its memory items; None where
     the agent's prompts have no such items (attribution then says so)."""
