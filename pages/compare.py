@@ -75,7 +75,7 @@ def columns_at(index: int) -> None:
             if probes_here := step_line(step):
                 st.caption(probes_here)
             with st.expander("thoughts"):
-                thoughts_panel(step)
+                thoughts_panel(step, info.config.agent_id)
             memory_view(store, info, index, key=f"cmp:{info.run_id}", compact=True)
 
 

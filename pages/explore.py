@@ -52,7 +52,7 @@ def step_view() -> None:
         edited_banner(step)
         env_panel(store, info, step)
         st.markdown("##### Thoughts")
-        thoughts_panel(step)
+        thoughts_panel(step, info.config.agent_id)
         st.markdown("##### Timings")
         timings_panel(step)
     with right:

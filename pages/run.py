@@ -161,7 +161,7 @@ def watch(info: RunInfo) -> None:
     with left:
         st.markdown(f"**Latest step {last.index}** (trial {last.trial}, t={last.t})")
         env_panel(store, info, last, compact=True)
-        thoughts_panel(last)
+        thoughts_panel(last, info.config.agent_id)
         st.plotly_chart(score_figure(frame, last.index), key="live-score")
     with right:
         memory_view(store, info, last.index, key=f"live:{info.run_id}", compact=True)

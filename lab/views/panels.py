@@ -3,7 +3,6 @@ context-window viewer) and the timings strip. All game and model text is shown a
 
 from __future__ import annotations
 
-import json
 
 import pandas as pd
 import streamlit as st
@@ -80,15 +79,12 @@ def rooms_map(store: RunStore, info: RunInfo, step: Step) -> None:
         st.plotly_chart(figure, key=f"rooms:{info.run_id}", config={"displaylogo": False})
 
 
-def thoughts_panel(step: Step) -> None:
-    """The agent's reasoning at this step: plan, subgoal, rationale, whatever it recorded."""
-    if not step.thoughts:
-        st.caption("No thoughts recorded at this step.")
-        return
-    for name, value in step.thoughts.items():
-        st.markdown(f"**{name}**")
-        st.text(value if isinstance(value, str) else json.dumps(value, indent=1, ensure_ascii=False,
-                                                                 default=str))
+def thoughts_panel(step: Step, agent_id: str | None = None) -> None:
+    """The agent's reasoning at this step (plan, subgoal, rationale, memory changes), readable
+    (:mod:`lab.views.thoughts`), with the raw JSON behind an expander."""
+    from lab.views.thoughts import thoughts_panel as readable
+
+    readable(step.thoughts, agent_id)
 
 
 def call_title(i: int, call: LLMCall) -> str:

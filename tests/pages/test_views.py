@@ -196,3 +196,31 @@ def test_navigator_takes_each_counted_press_once() -> None:
         at.run(timeout=60)
         assert at.caption[-1].value == f"shown {shown}", payload
     assert at.query_params["step"] == "9"
+
+
+def test_thoughts_read_as_tables_lists_and_collapsed_rejections_not_raw_json() -> None:
+    from lab.views.thoughts import parts_of
+
+    thoughts = {
+        "explore": True, "reason_for_action": "The chamber is a dead end.",
+        "memory": {"extractor": "llm", "entities": {"coin": 2}, "new": ["chamber, has exit, south"],
+                   "outdated": ["coin, is in, attic"], "deleted": ["coin, is in, attic"], "spatial": [],
+                   "retrieved": 2, "episodes": [3], "parse_rejected": ["x" * 1000]},
+        "plan": {"main_goal": "Find the coin", "plan_steps": [{"sub_goal_1": "go east", "reason": "unexplored"}]},
+        "fallback": {"reason": "no reply", "action": "look"}, "pseudo_commands": [{"command": "plan", "observation": "ok"}],
+        "parse_failures": ["{broken json"], "new_triplets": ["a, b, c", "d, e, f"],
+    }
+    parts = {title: (kind, body) for title, kind, body in parts_of("arigraph", thoughts)}
+    table = next(body for title, (kind, body) in parts.items() if title.startswith("memory changes (1 added"))
+    assert [r["change"] for r in table] == ["added", "outdated", "deleted"]
+    assert table[0] == {"change": "added", "subject": "chamber", "relation": "has exit", "object": "south"}
+    assert parts["plan"] == ("items", ["go east (because unexplored)"])
+    assert parts["replies the parser could not read"][0] == "collapsed"
+    assert len(parts["replies the parser could not read"][1][0]) == 240
+    assert parts["entities searched from (search depth)"] == ("text", "coin (2)")
+    # keys the agent's hook does not know are laid out generically
+    assert parts["fallback"] == ("table", [{"name": "reason", "value": "no reply"}, {"name": "action", "value": "look"}])
+    assert parts["pseudo commands"] == ("table", [{"command": "plan", "observation": "ok"}])
+    assert parts["parse failures"] == ("collapsed", ["{broken json"])
+    assert parts["new triplets"][0] == "table" and parts["new triplets"][1][1]["object"] == "f"
+    assert parts_of(None, {"plan": "x"}) == [("plan", "text", "x")]
