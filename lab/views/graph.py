@@ -94,7 +94,7 @@ def _edge_traces(edges: list[MemEdge], pos: dict[str, Point], marks: StepMarks,
     for edge in edges:
         if edge.source in pos and edge.target in pos:
             groups.setdefault((edge.kind, _state(edge, marks)), []).append(edge)
-    traces = []
+    traces, named = [], set()
     for (kind, state), items in sorted(groups.items()):
         xs: list[float | None] = []
         ys: list[float | None] = []
@@ -105,10 +105,12 @@ def _edge_traces(edges: list[MemEdge], pos: dict[str, Point], marks: StepMarks,
         color = OUTLINE.get(state, kind_color(kind))
         traces.append(dict(
             type="scattergl" if gl else "scatter", x=xs, y=ys, mode="lines", hoverinfo="skip",
-            name=f"{kind} ({state})" if state != "normal" else kind,
-            line=dict(color=color, width=2.5 if state in OUTLINE else 1),
+            name=f"{kind} edge" if state in ("normal", "removed") else f"{kind} edge ({state})",
+            line=dict(color=color if state in OUTLINE else kind_color(kind), width=2.5 if state in OUTLINE else 1),
             opacity=REMOVED_ALPHA if state == "removed" else 0.7, legendgroup=f"edge:{kind}",
-            showlegend=False))
+            showlegend=state in ("normal", "removed") and kind not in named))  # one legend entry per edge kind
+        if state in ("normal", "removed"):
+            named.add(kind)
     return traces
 
 

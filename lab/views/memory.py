@@ -33,6 +33,19 @@ def memory_view(store: RunStore, info: RunInfo, index: int, key: str, compact: b
     if not (current.nodes or current.records or current.prompt_text or marks.dropped_nodes):
         st.caption("No memory at this step (this agent keeps none, or it is still empty).")
         return
+    if not compact:  # the key has no step in it: the filter stays as the steps change
+        query = st.text_input("filter the memory (nodes, edges and records holding every word)", key=f"{key}:filter",
+                              placeholder="e.g. kitchen fridge")
+        if query.strip():
+            everything = current
+            current = records.filter_snapshot(current, query)
+            marks.dropped_nodes = [n for n in marks.dropped_nodes if records.matches(query, n.label, n.attrs)]
+            marks.dropped_edges = [e for e in marks.dropped_edges if records.matches(query, e.label, e.attrs)]
+            st.caption(f"filter {query.strip()!r}: {len(current.nodes)} of {len(everything.nodes)} nodes, "
+                       f"{len(current.edges)} of {len(everything.edges)} edges, {len(current.records)} of "
+                       f"{len(everything.records)} records")
+            if not (current.nodes or current.records):
+                return
     if current.nodes or marks.dropped_nodes:
         graph_panel(store, info, current, marks, key, compact)
     if current.records:

@@ -101,3 +101,35 @@ def diff_text(change: MemoryDiff, before: MemorySnapshot | None = None, limit: i
     lines = [f"{SIGNS[c]} {w} {i}: {t}" for c, w, i, t in frame.itertuples(index=False)]
     more = f"\n… and {len(lines) - limit} more" if len(lines) > limit else ""
     return "\n".join(lines[:limit]) + more if lines else "(no change)"
+
+
+def matches(query: str, *texts: object) -> bool:
+    """Whether every word of ``query`` occurs (case-insensitive) in the joined texts."""
+    hay = " ".join(str(t) for t in texts).lower()
+    return all(word in hay for word in query.lower().split())
+
+
+def filter_snapshot(snapshot: MemorySnapshot, query: str) -> MemorySnapshot:
+    """The items whose text holds every word of ``query``: nodes by id, label and attributes, edges by label
+    and attributes (a matching edge keeps its two ends), records by text and kind; the rest as it was.
+
+    >>> from lab.core.records import MemEdge, MemNode, MemRecord
+    >>> snap = MemorySnapshot(nodes=[MemNode(id="v:key", kind="object", label="key"),
+    ...                              MemNode(id="v:box", kind="object", label="box"),
+    ...                              MemNode(id="v:hall", kind="room", label="hall")],
+    ...                       edges=[MemEdge(id="t0", source="v:key", target="v:box", kind="semantic",
+    ...                                      label="is in", attrs={"triplet": "key, is in, box"})],
+    ...                       records=[MemRecord(id="r1", kind="episodic", text="A key on the table")])
+    >>> kept = filter_snapshot(snap, "KEY")
+    >>> [n.id for n in kept.nodes], [e.id for e in kept.edges], [r.id for r in kept.records]
+    (['v:key', 'v:box'], ['t0'], ['r1'])
+    >>> [n.id for n in filter_snapshot(snap, "hall").nodes], filter_snapshot(snap, "hall").edges
+    (['v:hall'], [])
+    """
+    if not query.strip():
+        return snapshot
+    edges = [e for e in snapshot.edges if matches(query, e.label, e.kind, e.attrs)]
+    ends = {i for e in edges for i in (e.source, e.target)}
+    nodes = [n for n in snapshot.nodes if n.id in ends or matches(query, n.id, n.label, n.attrs)]
+    records = [r for r in snapshot.records if matches(query, r.text, r.kind)]
+    return snapshot.model_copy(update={"nodes": nodes, "edges": edges, "records": records})

@@ -45,6 +45,20 @@ def test_explore_deep_link_shows_the_step_and_steps_with_the_buttons(recorded: R
     assert at.subheader[0].value == "Step 3" and at.query_params["step"] == "3"
 
 
+def test_the_memory_filter_keeps_matching_items_and_stays_as_the_steps_change(recorded: Recorded) -> None:
+    at = page("explore", run=recorded.demo, step="10")
+    nav = f"explore:{recorded.demo}"
+    at.text_input(key=f"{nav}:filter").set_value("yellow key").run(timeout=TIMEOUT)
+    shown = texts(at.caption)
+    assert "filter 'yellow key': " in shown and " of 11 records" in shown
+    kept = int(shown.split(" of 11 records")[0].rsplit(", ", 1)[1])
+    assert 0 < kept < 11
+    at.button(key=f"{nav}:next").click().run(timeout=TIMEOUT)
+    assert at.subheader[0].value == "Step 11" and "filter 'yellow key': " in texts(at.caption)
+    at.text_input(key=f"{nav}:filter").set_value("no such words here").run(timeout=TIMEOUT)
+    assert "0 of 12 records" in texts(at.caption) and not at.dataframe
+
+
 @pytest.mark.parametrize(("params", "message", "shown"), [
     ({"run": "no-such-run"}, "No run with id 'no-such-run'", None),
     ({"step": "999"}, "this run has no step 999: it has 40 steps (0-39)", "Step 39"),
