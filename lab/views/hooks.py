@@ -13,7 +13,12 @@ expander under the memory view. It may also offer::
         '''Rows with a "change" column: how the memory differs between two trial ends.'''
 
 which the trials panel shows in place of the generic diff (CLIN: learnings added, strengthened,
-weakened, dropped). Agents without the module need nothing; the generic memory view (graph, records,
+weakened, dropped), and::
+
+    def thoughts(thoughts: dict) -> tuple[list[tuple[str, str, Any]], set[str]]:
+        '''Readable parts (title, kind, body) of the thoughts keys it knows, and those keys.'''
+
+which the Thoughts panel shows before the generic layout of the other keys (``lab.views.thoughts``). Agents without the module need nothing; the generic memory view (graph, records,
 prompt text) and the generic trial diff cover every :class:`MemorySnapshot`.
 """
 
