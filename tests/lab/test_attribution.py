@@ -162,3 +162,32 @@ def test_attributions_travel_with_a_jsonl_export_and_a_foreign_one_is_refused(
     with pytest.raises(ConfigError, match="an attribution of step 99"):
         import_file(RunStore(tmp_path / "fourth.sqlite"), tmp_path / "past.jsonl")
     target.close()
+
+
+def test_a_model_behind_a_completions_endpoint_scores_attribution_as_the_embedded_one(
+        games_store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``logprobs:<model>`` over real HTTP (the loopback server's /v1/completions, echoing the embedded model's
+    prompt log-probabilities, as vLLM serves them) ranks and flips as the in-process scorer, to bf16 rounding."""
+    from lab.core.llm import build
+    from lab.core.llm.embedded import EmbeddedChatModel
+    from lab.core.llm.serve import OpenAIServer
+
+    grid = RunConfig(env_id="minigrid:MiniGrid-Empty-5x5-v0", agent_id="full-history", llm="fake:forward|left",
+                     max_steps=2, probe_every=0)  # short prompts: the server runs each option's whole prompt
+    run = execute(grid, games_store).run_id
+    here = attribution.attribute(games_store, run, 1, "embedded")
+    with OpenAIServer(EmbeddedChatModel(), model_name="smol") as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        remote = attribution.attribute(games_store, run, 1, "logprobs:smol")
+        bodies = [b for b in server.requests if b.get("echo")]
+        assert bodies and all(b["max_tokens"] == 0 and len(b["prompt"]) == len(here.options) for b in bodies)
+        assert bodies[0]["prompt"][0].startswith("<|im_start|>system\n")
+    assert remote.model == "logprobs:smol" and remote.options == here.options
+    assert remote.full_choice == here.full_choice and remote.none_choice == here.none_choice
+    assert abs(remote.full_logprob - here.full_logprob) < 0.1
+    for a, b in zip(here.items, remote.items):
+        assert a.key == b.key and a.choice == b.choice and abs(a.delta - b.delta) < 0.1
+    with OpenAIServer(ScriptedStrongModel(), model_name="chat-only") as server:  # no prompt log-probabilities
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        with pytest.raises(Exception, match="Error code: 400 - chat-only completes chats only"):
+            build("logprobs:chat-only").score_options([], ["a"])

@@ -9,6 +9,7 @@ and are shared by every instance in the process; one process-wide lock serialise
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,7 +21,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
 from lab.core.policy.lm import INFERENCE_LOCK, MODEL_NAME, load_embedded_lm
-from lab.core.policy.scorer import ActionScorer
+from lab.core.policy.scorer import ActionScorer, cache_arg, cache_of
 
 
 def to_chat(messages: Sequence[BaseMessage | dict[str, Any]]) -> list[dict[str, str]]:
@@ -60,6 +61,7 @@ class EmbeddedChatModel(BaseChatModel):
     """``"auto"``, ``"cpu"`` or ``"cuda"`` (see :func:`lab.core.policy.device.choose_device`)."""
 
     _scorer: ActionScorer | None = PrivateAttr(default=None)
+    _head: torch.Tensor | None = PrivateAttr(default=None)
 
     @property
     def _llm_type(self) -> str:
@@ -110,6 +112,49 @@ class EmbeddedChatModel(BaseChatModel):
             },
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+    @torch.no_grad()
+    def prompt_logprobs(self, texts: Sequence[str]) -> list[dict[str, list[Any]]]:
+        """Each token of each text (special tokens as written, e.g. ``<|im_end|>``) with its character offset
+        and log-probability given the tokens before it (None for the first): what a completions endpoint
+        echoes with ``logprobs``. The texts' common token prefix runs once and its key/value cache serves
+        every text's remainder (a scoring request sends one prompt with each option after it)."""
+        scorer = self.load()
+        tokenizer, model = scorer.tokenizer, scorer.model
+        encoded = [tokenizer(t, add_special_tokens=False, return_offsets_mapping=True) for t in texts]
+        ids = [list(e["input_ids"])[-scorer.max_context:] for e in encoded]
+        offsets = [[int(a) for a, _ in e["offset_mapping"]][-len(i):] for e, i in zip(encoded, ids)]
+        limit, shared = min(len(i) for i in ids) - 1, 0  # every text keeps a token of its own
+        while shared < limit and all(i[shared] == ids[0][shared] for i in ids):
+            shared += 1
+        body, cache_kw = model.model, cache_arg(model.model)
+        with INFERENCE_LOCK:
+            if self._head is None:  # the output layer in float32: bf16 matmuls over every position are slow on CPU
+                self._head = model.lm_head.weight.detach().float()  # (V, D)
+            head = self._head
+            if shared > 0:
+                out = body(input_ids=torch.tensor([ids[0][:shared]], device=model.device), use_cache=True)
+                before, cache = torch.log_softmax(out.last_hidden_state[0].float() @ head.T, -1), cache_of(out)
+            rows = []
+            for tokens in ids:
+                kwargs = {cache_kw: copy.deepcopy(cache)} if shared > 0 else {}
+                rest = body(input_ids=torch.tensor([tokens[shared:]], device=model.device), use_cache=shared > 0,
+                            **kwargs).last_hidden_state[0]
+                after = torch.log_softmax(rest.float() @ head.T, -1)  # (T - shared, V)
+                logp = torch.cat([before, after]) if shared > 0 else after  # row j predicts token j + 1
+                rows.append([None] + [float(logp[j - 1, tokens[j]]) for j in range(1, len(tokens))])
+        return [{"tokens": tokenizer.convert_ids_to_tokens(t), "text_offset": o, "token_logprobs": r}
+                for t, o, r in zip(ids, offsets, rows)]
+
+    def complete_text(self, text: str, max_new: int, stop: list[str] | None = None) -> tuple[str, int, int, bool]:
+        """Greedy continuation of raw ``text``: (the new text, prompt tokens, new tokens, stopped)."""
+        scorer = self.load()
+        prompt = self._fit(scorer, list(scorer.tokenizer(text, add_special_tokens=False)["input_ids"]), max_new)
+        with INFERENCE_LOCK:
+            new_ids = self._greedy(scorer, prompt, max(1, max_new), stop)
+        reply, stopped = cut_at_stop(scorer.tokenizer.decode(new_ids, skip_special_tokens=True), stop)
+        ended = bool(new_ids) and new_ids[-1] == scorer.tokenizer.eos_token_id
+        return reply, len(prompt), len(new_ids), stopped or ended
 
     @staticmethod
     def _fit(scorer: ActionScorer, prompt: list[int], max_new: int) -> list[int]:

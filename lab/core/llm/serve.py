@@ -247,6 +247,36 @@ class OpenAIServer:
             "usage": usage_of(reply),
         }
 
+    def completions(self, body: Any) -> dict[str, Any]:
+        """A legacy ``text_completion`` response: with ``echo`` and ``max_tokens`` 0, each prompt's tokens and
+        their log-probabilities (how ``logprobs:<model>`` scores options); otherwise greedy continuations."""
+        if not isinstance(body, dict) or "prompt" not in body:
+            raise RequestError("a completions request needs a JSON object with 'prompt'")
+        prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
+        if not prompts or not all(isinstance(p, str) for p in prompts):
+            raise RequestError("'prompt' must be a string or a non-empty list of strings")
+        echo, max_tokens = bool(body.get("echo")), body.get("max_tokens", 16)
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0:
+            raise RequestError("'max_tokens' must be a non-negative integer")
+        scorer, completer = getattr(self.model, "prompt_logprobs", None), getattr(self.model, "complete_text", None)
+        if scorer is None or completer is None:
+            raise RequestError(f"{self.model_name} completes chats only: use /v1/chat/completions")
+        choices, used = [], [0, 0]
+        if echo and max_tokens == 0:  # scoring: the prompts' shared prefix runs once
+            for index, (prompt, logprobs) in enumerate(zip(prompts, scorer(prompts))):
+                choices.append({"index": index, "text": prompt, "logprobs": logprobs, "finish_reason": "length"})
+                used[0] += len(logprobs["tokens"])
+            prompts = []
+        for index, prompt in enumerate(prompts):
+            if max_tokens == 0:
+                raise RequestError("'max_tokens' 0 completes nothing: give echo with it to score a prompt")
+            text, n_in, n_out, stopped = completer(prompt, max_tokens, _stop_of(body.get("stop")))
+            choices.append({"index": index, "text": (prompt if echo else "") + text, "logprobs": None,
+                            "finish_reason": "stop" if stopped else "length"})
+            used = [used[0] + n_in, used[1] + n_out]
+        usage = {"prompt_tokens": used[0], "completion_tokens": used[1], "total_tokens": sum(used)}
+        return {**self._envelope("text_completion"), "choices": choices, "usage": usage}
+
     def stream(self, request: ChatRequest) -> Iterator[dict[str, Any]]:
         """``chat.completion.chunk`` events: a role delta, content deltas, a finish, then usage if asked."""
         envelope = self._envelope("chat.completion.chunk")
@@ -337,6 +367,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         try:
             raw = self._read_body()
+            if self.path.rstrip("/") == "/v1/completions":
+                self._completions(_parse(raw))
+                return
             if self.path.rstrip("/") != "/v1/chat/completions":
                 self._not_found()
                 return
@@ -355,6 +388,20 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as e:  # the model failed: the client gets a message, the log the traceback
             log.exception("chat completion failed")
             self._json(500, error_body(f"{type(e).__name__}: {e}", "server_error"))
+
+    def _completions(self, body: Any) -> None:
+        if isinstance(body, dict):
+            self.owner.record(body)
+        try:
+            payload = self.owner.completions(body)
+        except RequestError as e:
+            self._json(400, error_body(str(e)))
+            return
+        except Exception as e:  # the model failed
+            log.exception("completion failed")
+            self._json(500, error_body(f"{type(e).__name__}: {e}", "server_error"))
+            return
+        self._json(200, payload)
 
     def _read_body(self) -> bytes:
         try:

@@ -1,7 +1,9 @@
 """LLM spec strings → chat models.
 
 ``embedded`` (the default, offline), ``openai:<model>``, ``ollama:<model>``,
-``anthropic:<model>``, ``replay:<run_id>``, and ``fake:<reply>|<reply>...`` (langchain-core's
+``anthropic:<model>``, ``logprobs:<model>`` (an OpenAI-compatible completions endpoint that echoes prompt
+log-probabilities: it scores options, :mod:`lab.core.llm.logprobs`), ``replay:<run_id>``, and
+``fake:<reply>|<reply>...`` (langchain-core's
 ``FakeListChatModel``, for tests and demos). Integration packages are imported only when
 asked for; API keys come from the environment and never enter a spec or the store.
 """
@@ -23,7 +25,7 @@ PROVIDERS: dict[str, tuple[str, str, str]] = {
     "ollama": ("langchain-ollama", "langchain_ollama", "ChatOllama"),
     "anthropic": ("langchain-anthropic", "langchain_anthropic", "ChatAnthropic"),
 }
-BUILTIN = ("embedded", "replay", "fake")
+BUILTIN = ("embedded", "replay", "fake", "logprobs")
 TIMEOUT_VAR, DEFAULT_TIMEOUT_S = "MEMLAB_LLM_TIMEOUT", 60.0
 """Seconds a provider request may take before it fails (and is retried by the lab's LLM client)."""
 
@@ -47,6 +49,8 @@ def validate(spec: str) -> None:
             raise MissingDependencyError(f"the {provider} LLM provider", package)
     if provider == "replay" and not rest:
         raise ConfigError("LLM spec 'replay:' needs a run id: replay:<run_id>")
+    if provider == "logprobs" and not rest:
+        raise ConfigError("LLM spec 'logprobs:' names no model; write logprobs:<model>")
 
 
 def build(spec: str, store: Any = None) -> BaseChatModel:
@@ -57,6 +61,7 @@ def build(spec: str, store: Any = None) -> BaseChatModel:
         "embedded": _embedded,
         "replay": lambda: _replay(rest, store),
         "fake": lambda: _fake(rest),
+        "logprobs": lambda: _logprobs(rest),
     }
     if provider in builders:
         return builders[provider]()
@@ -87,6 +92,12 @@ def _replay(run_id: str, store: Any) -> BaseChatModel:
     if store is None:
         raise ConfigError("LLM spec 'replay:' needs the run store that holds the recorded run")
     return ReplayChatModel.from_store(run_id, store)
+
+
+def _logprobs(model: str) -> BaseChatModel:
+    from lab.core.llm.logprobs import CompletionsLogprobModel
+
+    return CompletionsLogprobModel(model_name=model, timeout_s=float(os.environ.get(TIMEOUT_VAR, DEFAULT_TIMEOUT_S)))
 
 
 def _fake(rest: str) -> BaseChatModel:

@@ -39,13 +39,13 @@ LOGIT_BUDGET_TOKENS = 2048
 Message = dict[str, str]
 
 
-def _cache_arg(model: Any) -> str:
+def cache_arg(model: Any) -> str:
     """The forward() keyword for the KV cache: ``cache`` (transformers >= 5.2x) or ``past_key_values``."""
     params = inspect.signature(model.forward).parameters
     return "cache" if "cache" in params else "past_key_values"
 
 
-def _cache_of(output: Any) -> Any:
+def cache_of(output: Any) -> Any:
     """The KV cache of a forward() output, under either attribute name."""
     cache = getattr(output, "cache", None)
     return cache if cache is not None else output.past_key_values
@@ -83,7 +83,7 @@ class ActionScorer:
         self.model = model
         self.max_context = int(max_context or getattr(model.config, "max_position_embeddings", 2048))
         self._lock = lock if lock is not None else INFERENCE_LOCK
-        self._cache_kw = _cache_arg(model)
+        self._cache_kw = cache_arg(model)
         self._end_text = END_OF_TURN if END_OF_TURN in tokenizer.get_vocab() else tokenizer.eos_token
         pad = tokenizer.pad_token_id
         self._pad_id = int(pad if pad is not None else tokenizer.eos_token_id)
@@ -192,7 +192,7 @@ class ActionScorer:
         prompt_t = torch.tensor([prompt], dtype=torch.long, device=self.model.device)  # (1, P)
         out = self.model(input_ids=prompt_t, use_cache=True, logits_to_keep=1)
         first_logits = out.logits[:, -1:, :]  # (1, 1, V): predicts each candidate's first token
-        cache = _cache_of(out)
+        cache = cache_of(out)
         chunks = list(self._chunks(candidates, len(prompt)))
         scores: list[float] = []
         for index, chunk in enumerate(chunks):
