@@ -183,13 +183,15 @@ def test_bad_bodies_get_400_with_an_error_message(data: bytes, says: str) -> Non
 
 def test_unknown_path_is_404_and_model_failure_is_500_without_traceback() -> None:
     with OpenAIServer(Broken(calls=[])) as server:
-        missing, missing_body = post(server.base_url + "/completions", b"{}")
+        missing, missing_body = post(server.base_url + "/embeddings", b"{}")
+        bad, bad_body = post(server.base_url + "/completions", b"{}")
         ok_body = json.dumps({"messages": [{"role": "user", "content": "hi"}]}).encode()
         failed, failed_body = post(server.base_url + "/chat/completions", ok_body)
         streamed, streamed_body = post(server.base_url + "/chat/completions",
                                        json.dumps({**json.loads(ok_body), "stream": True}).encode())
 
     assert missing == 404 and "error" in missing_body
+    assert bad == 400 and "needs a JSON object with 'prompt'" in bad_body["error"]["message"]
     assert failed == streamed == 500
     for body in (failed_body, streamed_body):
         assert body["error"]["message"] == "RuntimeError: the weights are gone"
