@@ -305,6 +305,21 @@ def fork_cmd(
         raise typer.Exit(1)
 
 
+@app.command("examples")
+@guarded
+def examples_cmd() -> None:
+    """Record the first-run examples (AriGraph and RAG on one cooking game, CLIN over 3 trials, HiAgent, graph
+    schemas in a recoloured room, SAT), label ``example``; print where each opens in Explore."""
+    from lab.examples import examples, record_examples
+
+    with progress_bar(len(examples())) as progress:
+        found = record_examples(progress=(lambda done, total, title: progress(done, total)) if progress else None)
+    for r in found:
+        typer.echo(f"{r.run_id}  step {r.step:<4} {r.status:<9} {r.title}")
+    typer.echo(f"{len(found)} example runs; open one in the browser: memlab app, then Explore "
+               f"(?run=RUN_ID&step=N)", err=True)
+
+
 @app.command("attribute")
 @guarded
 def attribute_cmd(
@@ -494,7 +509,8 @@ def app_cmd(port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 850
         raise MissingDependencyError("memlab app", "streamlit")
     entry = Path(__file__).with_name("app.py")
     cmd = [sys.executable, "-m", "streamlit", "run", str(entry), "--server.address", address,
-           "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+           "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--client.toolbarMode", "minimal"]  # a local tool: no Deploy button
     host = "localhost" if address == "127.0.0.1" else address
     typer.echo(f"Memory Agent Lab on http://{host}:{port}", err=True)
     sys.stdout.flush()

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from lab.ui import link, page_setup, runs_frame
+from lab.views.examples import examples_panel
 
 store = page_setup("Memory Agent Lab")
 st.markdown(
@@ -22,6 +23,8 @@ st.markdown(
     "5. From a terminal: `memlab run --env tw-cooking --agent random --seed 1 --max-steps 30`, "
     "then `memlab export RUN_ID --format html`."
 )
+st.subheader("Examples")
+examples_panel(store)
 st.subheader("Recent runs")
 runs = store.list_runs(limit=20)
 if runs:

@@ -104,6 +104,7 @@ def test_explore_opens_from_a_deep_link_and_steps_with_the_keyboard(app: App, pa
     press(page, "ArrowLeft", 51)
     assert "step=51" in page.url
     assert page.locator(".js-plotly-plot").count() >= 2  # the memory graph and the curves are drawn
+    assert page.get_by_role("button", name="Deploy").count() == 0  # a local tool (client.toolbarMode minimal)
 
 
 def test_key_presses_made_while_the_page_reruns_are_all_applied(app: App, page: Any) -> None:
