@@ -191,11 +191,16 @@ def run_cmd(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with progress_bar(config.max_steps * config.trials) as progress:
         info = execute(config, run_id=run_id or None, progress=progress, stop=stop)
+    finished(info, f"{info.config.agent_id} on {info.config.env_id}")
+
+
+def finished(info: Any, head: str, extra: str = "") -> None:
+    """The end of a run on stderr (status, what it was, steps, score, won, its message), its id on stdout;
+    exit 1 when it ended in error."""
     s = info.summary
     assert s is not None
-    typer.echo(f"{info.status}: {info.config.agent_id} on {info.config.env_id}, {s.steps} steps, "
-               f"score {s.score:g}" + (f"/{s.max_score:g}" if s.max_score else "")
-               + (f", won" if s.won else "") + (f" ({s.message})" if s.message else ""), err=True)
+    typer.echo(f"{info.status}: {head}, {s.steps} steps, score {s.score:g}" + (f"/{s.max_score:g}" if s.max_score else "")
+               + (", won" if s.won else "") + extra + (f" ({s.message})" if s.message else ""), err=True)
     typer.echo(info.run_id)
     if info.status == "error":
         raise typer.Exit(1)
@@ -235,14 +240,8 @@ def resume_cmd(run_id: Annotated[str, typer.Argument(help="an errored, stopped o
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with progress_bar(info.config.max_steps * info.config.trials) as progress:
         info = resume(run_id, store, progress=progress, stop=stop)
-    s = info.summary
-    assert s is not None
-    typer.echo(f"{info.status}: resumed at step {s.resumes[-1].at_step}, {s.steps} steps, score {s.score:g}"
-               + (f"/{s.max_score:g}" if s.max_score else "") + (", won" if s.won else "")
-               + (f" ({s.message})" if s.message else ""), err=True)
-    typer.echo(info.run_id)
-    if info.status == "error":
-        raise typer.Exit(1)
+    assert info.summary is not None
+    finished(info, f"resumed at step {info.summary.resumes[-1].at_step}")
 
 
 @app.command("fork")
@@ -291,18 +290,11 @@ def fork_cmd(
     with progress_bar((max_steps or parent.config.max_steps) * parent.config.trials) as progress:
         info = forking.fork(run_id, step, edits, store, llm=llm or None, agent_options=options,
                             max_steps=max_steps, progress=progress, stop=stop, run_id=new_run_id or None)
-    s = info.summary
-    assert s is not None
     from lab.memdiff import divergence
 
     parted = divergence(store, run_id, info.run_id).actions
-    typer.echo(f"{info.status}: fork of {run_id} at step {step} with {len(edits)} edits, {s.steps} steps, "
-               f"score {s.score:g}" + (f"/{s.max_score:g}" if s.max_score else "") + (", won" if s.won else "")
-               + (f"; first other action at step {parted}" if parted is not None else "; the parent's actions")
-               + (f" ({s.message})" if s.message else ""), err=True)
-    typer.echo(info.run_id)
-    if info.status == "error":
-        raise typer.Exit(1)
+    finished(info, f"fork of {run_id} at step {step} with {len(edits)} edits",
+             f"; first other action at step {parted}" if parted is not None else "; the parent's actions")
 
 
 @app.command("examples")
