@@ -3,8 +3,9 @@ mattered most, and a paired comparison of two memories over seeds.
 
 1. **Attribution.** AriGraph plays a generated TextWorld game on the embedded model; every decision is
    attributed (``memlab attribute --all``): each memory item of the act prompt left out in turn, every
-   admissible command scored again. The step shown is the one whose most effective removable item (held
-   before the step, so that a fork can remove it) moved the chosen command's log-probability most.
+   admissible command scored again. Then AriGraph with the rules extractor, whose graph fills, at the steps that
+   retrieved stored items: the step shown is the one whose most effective removable item (held before the
+   step, so that a fork can remove it) moved the chosen command's log-probability most.
 2. **Fork.** The run is forked at that step with that item removed (``memlab fork --edit-file``), and goes on
    live on the same model: what it did instead, where the actions and the memories part, how it ended.
 3. **Paired comparison.** ``arigraph`` (rules extractor) against ``rag`` on the same forced trajectories
@@ -31,6 +32,7 @@ from lab.core.records import Attribution, MemoryEdit, RunConfig, RunInfo
 from lab.core.stats import bootstrap_ci, paired
 from lab.fork import fork, retrieved_items
 from lab.memdiff import compare, divergence
+from lab.examples import RULES
 from lab.runner import execute, prepare
 from lab.store import RunStore
 
@@ -67,15 +69,23 @@ def held_ids(store: RunStore, run_id: str, step: int) -> set[str]:
     return {i.id for i in [*snap.nodes, *snap.edges, *snap.records] if i.removed_step is None}
 
 
+def top_effect(found: list[Attribution]) -> tuple[Attribution, Any] | None:
+    """The decision and item with the largest effect, whatever the item."""
+    pairs = [(r, e) for r in found for e in r.items]
+    return max(pairs, key=lambda p: abs(p[1].delta), default=None)
+
+
 def attribution_section(store: RunStore, parent: RunInfo, found: list[Attribution],
-                        pick: tuple[Attribution, Any] | None) -> str:
+                        pick: tuple[Attribution, Any] | None, removable: bool = True) -> str:
     flips = sum(any(e.choice != a.chosen for e in a.items) for a in found)
-    lines = [f"Parent run `{parent.run_id}`: `{parent.config.agent_id}` on {GAME[0]} level {GAME[1]['level']} with "
+    lines = [f"Run `{parent.run_id}`: `{parent.config.agent_id}` on {GAME[0]} level {GAME[1]['level']} with "
              f"the embedded model, {parent.n_steps} steps, score {parent.summary.score:g}"
              f"{'/' + format(parent.summary.max_score, 'g') if parent.summary.max_score else ''}. "
              f"{len(found)} decisions attributed; in {flips} of them leaving one item out flips the choice.", ""]
     if pick is None:
         return "\n".join(lines + ["No decision had an item that a fork could remove before the step."])
+    kinds = sorted({e.kind for a in found for e in a.items})
+    in_memory = sum(e.memory_id is not None for a in found for e in a.items)
     result, effect = pick
     lines += [f"Step {result.step}: the agent chose `{result.chosen}` among {len(result.options)} commands "
               f"(log p = {result.full_logprob:.3f} over the commands; with no memory at all: "
@@ -83,9 +93,14 @@ def attribution_section(store: RunStore, parent: RunInfo, found: list[Attributio
               markdown_table(["rank", "item", "text", "change in log p(chosen)", "choice without it"],
                              [[e.rank, e.memory_id or e.key, " ".join(e.text.split())[:70], f"{e.delta:+.3f}",
                                e.choice] for e in sorted(result.items, key=lambda e: e.rank)[:8]]), "",
-              f"The item with the largest effect that the memory held before the step: `{effect.memory_id}` "
-              f"({' '.join(effect.text.split())[:80]}), change {effect.delta:+.3f}; without it the scorer "
-              f"picks `{effect.choice}`."]
+              (f"The item with the largest effect that the memory held before the step: `{effect.memory_id}` "
+               f"({' '.join(effect.text.split())[:80]}), change {effect.delta:+.3f}; without it the scorer "
+               f"picks `{effect.choice}`." if removable else
+               f"The prompt items were of the kinds {', '.join(kinds)}; {in_memory} of them are items of the "
+               "memory graph (the rest, the recent history pairs and the unexplored-exits list, are built into "
+               "the prompt each step and are not stored, so no fork can remove them). The embedded model's "
+               "extractor wrote few triplets here, and semantic search retrieved none that entered a decision; "
+               "the rules extractor below fills the graph.")]
     return "\n".join(lines)
 
 
@@ -178,18 +193,28 @@ def main(argv: list[str]) -> int:
     with tqdm(total=len(attribution.attributable_steps(store, parent.run_id)), desc="attribution") as bar:
         found = attribution.attribute_all(store, parent.run_id, "embedded",
                                           progress=lambda done, total: bar.update(done - bar.n))
-    pick = best_removable(store, parent.run_id, found)
     sections = ["## 1. An AriGraph step explained by attribution", "",
-                attribution_section(store, parent, found, pick), ""]
+                "### The default AriGraph (the embedded model extracts the triplets)", "",
+                attribution_section(store, parent, found, top_effect(found), removable=False), ""]
+    rules = stored(store, config.model_copy(update={"agent_config": RULES}), LABEL)
+    steps = [k for k in attribution.attributable_steps(store, rules.run_id) if retrieved_items(store, rules.run_id, k)]
+    with tqdm(total=len(steps), desc="attribution (rules)") as bar:
+        found_rules = []
+        for k in steps:
+            found_rules.append(attribution.cached(store, rules.run_id, k))
+            bar.update(1)
+    pick = best_removable(store, rules.run_id, found_rules)
+    sections += ["### AriGraph with the rules extractor (its graph fills), at the steps that retrieved stored "
+                 "items", "", attribution_section(store, rules, found_rules, pick), ""]
     if pick is not None:
         result, effect = pick
+        edits = [MemoryEdit(op="remove", id=effect.memory_id)]
         forks = [i for i in store.list_runs(limit=10_000, status="finished")
-                 if i.config.fork and i.config.fork.parent == parent.run_id and i.config.fork.step == result.step
-                 and i.config.fork.edits == [MemoryEdit(op="remove", id=effect.memory_id)]]
-        child = forks[0] if forks else fork(parent.run_id, result.step,
-                                            [MemoryEdit(op="remove", id=effect.memory_id)], store)
+                 if i.config.fork and i.config.fork.parent == rules.run_id and i.config.fork.step == result.step
+                 and i.config.fork.edits == edits]
+        child = forks[0] if forks else fork(rules.run_id, result.step, edits, store)
         sections += ["## 2. A fork without that item, and what happened next", "",
-                     fork_section(store, parent, child, result.step, effect.memory_id, effect.choice), ""]
+                     fork_section(store, rules, child, result.step, effect.memory_id, effect.choice), ""]
     sections += ["## 3. Paired comparison over seeds: arigraph against rag on the probes", "",
                  paired_section(store, args.seeds, args.probe_steps, args.probe_every, args.answer)]
     command = "memlab bench counterfactuals " + " ".join(argv)
