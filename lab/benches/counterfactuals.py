@@ -31,7 +31,7 @@ from lab.benches import probes as probe_bench
 from lab.core.records import Attribution, MemoryEdit, RunConfig, RunInfo
 from lab.core.stats import bootstrap_ci, paired
 from lab.fork import fork, retrieved_items
-from lab.memdiff import compare, divergence
+from lab.memdiff import compare, divergence, items
 from lab.examples import RULES
 from lab.runner import execute, prepare
 from lab.store import RunStore
@@ -113,16 +113,26 @@ def fork_section(store: RunStore, parent: RunInfo, child: RunInfo, at: int, item
     end = min(len(a), len(b)) - 1
     diff = compare(store.memory_at(parent.run_id, end), store.memory_at(child.run_id, end))
     s, p = child.summary, parent.summary
+    held = {i.id: i for i in items(store.memory_at(parent.run_id, at - 1))} if at else {}
+    back = item in held and any(i.key == held[item].key for i in items(store.memory_at(child.run_id, end)))
+
+    def first(what: str, k: int | None) -> str:
+        return (f"{what} first differ at step {k}" if k is not None
+                else f"{what} never differ over the {split.shared} steps both have")
+
+    def n(count: int) -> str:
+        return f"{count} item{'' if count == 1 else 's'}"
+
     return "\n".join([
         f"Fork `{child.run_id}` of the parent at step {at}, `{item}` removed, then live on the same model: "
         f"{child.n_steps} steps, score {s.score:g} (parent {p.score:g}), {'won' if s.won else 'not won'} "
         f"(parent {'won' if p.won else 'not won'}).", "",
         f"Attribution predicted `{predicted}` at step {at} without the item; the fork chose "
-        f"`{b[at].action}`. Actions first differ at step "
-        f"{split.actions if split.actions is not None else '— never'}; memories first differ at step "
-        f"{split.memory if split.memory is not None else '— never'}. At step {end}, the parent's memory holds "
-        f"{len(diff.only_a)} items the fork's does not, the fork's {len(diff.only_b)} the parent's does not, "
-        f"and they share {len(diff.both)}.", "",
+        f"`{b[at].action}`. {first('Actions', split.actions)}; {first('memories', split.memory)}. At step "
+        f"{end}, the parent's memory holds {n(len(diff.only_a))} the fork's does not, the fork's "
+        f"{n(len(diff.only_b))} the parent's does not, and they share {len(diff.both)}"
+        + (f"; the fork's memory holds `{held[item].text}` again, written back from what the agent observed."
+           if back else "."), "",
         markdown_table(["step", "parent", "fork", ""], rows)])
 
 
@@ -217,7 +227,7 @@ def main(argv: list[str]) -> int:
                      fork_section(store, rules, child, result.step, effect.memory_id, effect.choice), ""]
     sections += ["## 3. Paired comparison over seeds: arigraph against rag on the probes", "",
                  paired_section(store, args.seeds, args.probe_steps, args.probe_every, args.answer)]
-    command = "memlab bench counterfactuals " + " ".join(argv)
+    command = " ".join(["memlab bench counterfactuals", *argv])
     text = (f"Run: `{command}` ({(time.perf_counter() - start) / 60:.0f} min, reusing stored runs).\n\n"
             "Offline, the deciding model is the embedded 135M one: it reads memory weakly, so part 1's effects "
             "are small and part 2's fork may act as its parent did. The instruments are what this page shows: "
