@@ -81,6 +81,6 @@ class ScratchConfig(NavigatorConfig):
     pseudocount: float = Field(default=2e-3, ge=0.0)
     """EM pseudocount (spec §9: 2e-3), then 0 for the Viterbi refinement."""
     em_iters: int = Field(default=1000, ge=1)
-    """EM iterations at most (early stop when the likelihood stops increasing)."""
+    """EM iterations at most (it stops earlier once the likelihood has stopped increasing: ``model.stalled``)."""
     seed: int = 42
     """Seed of the random initial counts (CSCGnc ``CHMM(seed=42)``)."""

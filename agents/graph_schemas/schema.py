@@ -128,17 +128,29 @@ def learn_schema(
     seed: int = 42,
     chunk_len: int = 100,
     pos: np.ndarray | None = None,
+    keep_worse_refinement: bool = False,
     device: torch.device | str = "cpu",
     progress: Progress | None = None,
 ) -> Schema:
-    """EM (pseudocount, early stop), then Viterbi refinement (pseudocount 0), then keep the used clones."""
+    """EM (pseudocount, early stop), then Viterbi refinement (pseudocount 0), then keep the used clones.
+
+    Refinement is kept only when it does not raise the walk's sum-product bits per step; otherwise the
+    EM transitions are (``info["kept"]`` says which). The reference keeps the refined ones whatever
+    they score: set ``keep_worse_refinement`` for that.
+    """
     start = time.perf_counter()
     model = CSCG(n_clones, len(actions), pseudocount=pseudocount, seed=seed, device=device)
     em = model.learn_em(x, a, em_iters, chunk_len=chunk_len, progress=progress)
+    em_bps = model.bps(x, a, chunk_len=chunk_len)
+    em_counts = model.C
     model.pseudocount = 0.0
     viterbi = model.learn_viterbi(x, a, viterbi_iters, chunk_len=chunk_len)
-    _, states = model.decode(x, a, chunk_len=chunk_len)
     refined_bps = model.bps(x, a, chunk_len=chunk_len)
+    kept = "viterbi"
+    if refined_bps > em_bps and not keep_worse_refinement:
+        model.pseudocount, model.C, kept = pseudocount, em_counts, "em"
+        model.update_T()
+    _, states = model.decode(x, a, chunk_len=chunk_len)
     used = torch.unique(states)
     remap = torch.full((model.n_states,), -1, dtype=torch.long, device=states.device)
     remap[used] = torch.arange(len(used), device=states.device)
@@ -152,7 +164,9 @@ def learn_schema(
         "clones_before": model.n_states,
         "em_iterations": len(em),
         "viterbi_iterations": len(viterbi),
+        "bps_em": round(em_bps, 6),
         "bps_refined": round(refined_bps, 6),
+        "kept": kept,
     }
     return Schema(
         name=name,
@@ -360,7 +374,8 @@ def save_schema(schema: Schema) -> Path:
 
 SHIPPED = Path(__file__).resolve().parents[2] / "assets" / "schemas"
 """Schemas that come with the lab (``room-6x8``, the agent's default: ``memlab train schemas`` with its
-defaults, 14 KB), so the agent works on first use; one learned into the data dir takes precedence."""
+defaults, 28 KB, most of it the learning curves), so the agent works on first use; one learned into the
+data dir takes precedence."""
 
 
 def load_schema(name: str, device: torch.device | str = "cpu") -> Schema:
