@@ -115,6 +115,8 @@ class CSCG:
         )
         self.pi = torch.full((self.n_states,), 1.0 / self.n_states, dtype=dtype, device=self.device)
         self.clone_index = self._clone_index()
+        self.prior: torch.Tensor | None = None
+        """(A, S, S) Dirichlet pseudo-counts added to ``C`` in every update (schema composition), or None."""
         self.T = self.C
         self.update_T()
 
@@ -131,8 +133,11 @@ class CSCG:
         return torch.repeat_interleave(torch.arange(len(self.n_clones)), self.n_clones).to(self.device)
 
     def update_T(self) -> None:
-        """``T = (C + pc) / sum_j (C + pc)``; all-zero rows stay zero (CSCGnc ``update_T``)."""
+        """``T = (C + pc) / sum_j (C + pc)``; all-zero rows stay zero (CSCGnc ``update_T``). With a
+        ``prior`` it is added to the counts too (MAP instead of maximum-likelihood EM)."""
         T = self.C + self.pseudocount
+        if self.prior is not None:
+            T = T + self.prior
         norm = T.sum(2, keepdim=True)
         self.T = T / torch.where(norm == 0, torch.ones_like(norm), norm)
 

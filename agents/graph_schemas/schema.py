@@ -174,7 +174,7 @@ def learn_schema(
         slots=list(symbols),
         slot_of_clone=model.slot_of_state[used].cpu().numpy(),
         counts=counts,
-        cells=_cells(remap[states].cpu().numpy(), pos, len(used)),
+        cells=clone_cells(remap[states].cpu().numpy(), pos, len(used)),
         curve={"em": [float(v) for v in em], "viterbi": [float(v) for v in viterbi]},
         info=info,
     )
@@ -192,7 +192,7 @@ def _restricted(
     return counts
 
 
-def _cells(path: np.ndarray, pos: np.ndarray | None, size: int) -> list[list[int] | None]:
+def clone_cells(path: np.ndarray, pos: np.ndarray | None, size: int) -> list[list[int] | None]:
     """The most frequent true position of every clone along the decoded walk."""
     if pos is None:
         return [None] * size

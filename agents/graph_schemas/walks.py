@@ -1,7 +1,8 @@
 """Symbol rooms and random walks for the correctness cases (pure numpy; seeds passed in).
 
-A room is a 2-D integer array of observation symbols. Actions are 0 left, 1 right, 2 up, 3 down
-(CSCGnc ``datagen_structured_obs_room``); ``a[t]`` is taken at t and leads to ``x[t+1]``.
+A room is a 2-D integer array of observation symbols; a negative entry is a wall. Actions are 0 left,
+1 right, 2 up, 3 down (CSCGnc ``datagen_structured_obs_room``); ``a[t]`` is taken at t and leads to
+``x[t+1]``.
 """
 
 from __future__ import annotations
@@ -34,20 +35,35 @@ def room_walk(room: np.ndarray, length: int, rng: np.random.Generator, *, bump: 
     """
     height, width = room.shape
     r, c = int(rng.integers(height)), int(rng.integers(width))
+    while room[r, c] < 0:  # a wall: draw again (rooms without walls keep the draws they always had)
+        r, c = int(rng.integers(height)), int(rng.integers(width))
     x, a, pos = (np.zeros(length, np.int64), np.zeros(length, np.int64), np.zeros((length, 2), np.int64))
     for t in range(length):
         x[t], pos[t] = room[r, c], (r, c)
-        allowed = [m for m in range(4) if bump or _inside(r + MOVES[m, 0], c + MOVES[m, 1], height, width)]
+        allowed = [m for m in range(4) if bump or _open(room, r + MOVES[m, 0], c + MOVES[m, 1])]
         move = allowed[int(rng.integers(len(allowed)))]
         a[t] = move
-        nr, nc = r + MOVES[move, 0], c + MOVES[move, 1]
-        if _inside(nr, nc, height, width):
-            r, c = nr, nc
+        r, c = step(room, (r, c), move)
     return Walk(x=x, a=a, pos=pos)
 
 
-def _inside(r: int, c: int, height: int, width: int) -> bool:
-    return 0 <= r < height and 0 <= c < width
+def step(room: np.ndarray, cell: tuple[int, int], move: int) -> tuple[int, int]:
+    """Where ``move`` from ``cell`` leads: the next cell, or ``cell`` itself at an edge or a wall."""
+    nr, nc = cell[0] + MOVES[move, 0], cell[1] + MOVES[move, 1]
+    return (int(nr), int(nc)) if _open(room, nr, nc) else cell
+
+
+def _open(room: np.ndarray, r: int, c: int) -> bool:
+    return 0 <= r < room.shape[0] and 0 <= c < room.shape[1] and room[r, c] >= 0
+
+
+def joined_rooms(left: np.ndarray, right: np.ndarray, door_row: int, door_symbol: int) -> np.ndarray:
+    """Two rooms side by side, a wall between them with one door (a cell showing ``door_symbol``) at
+    ``door_row``: the environment a composition of the two rooms' schemas models."""
+    assert left.shape[0] == right.shape[0] and 0 <= door_row < left.shape[0]
+    wall = np.full((left.shape[0], 1), -1, dtype=np.int64)
+    wall[door_row, 0] = door_symbol
+    return np.concatenate([left, wall, right], axis=1)
 
 
 def unique_maze(side: int, rng: np.random.Generator) -> np.ndarray:
