@@ -52,7 +52,7 @@ def examples() -> list[Example]:
         text("hiagent", "tw-coin", {"level": 5}, 10,
              title="HiAgent: working memory chunked by subgoals, finished ones summarised"),
         Example("Graph schemas rebinding the shipped 6x8 schema to a recoloured room, then planning",
-                RunConfig(env_id="minigrid-aliased-room", env_options={"layout_seed": 3}, agent_id="graph-schemas",
+                RunConfig(env_id="minigrid-aliased-room", env_options={"recolour_seed": 3}, agent_id="graph-schemas",
                           llm="none", max_steps=600, probe_every=20, label=LABEL, seed=1), False),
         Example("SAT on RoomRecall: place-centric slots and their attention",
                 RunConfig(env_id="minigrid-room-recall", agent_id="sat", llm="none", max_steps=200, probe_every=20,
