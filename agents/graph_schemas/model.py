@@ -361,8 +361,9 @@ def stalled(curve: Sequence[float], patience: int = EM_PATIENCE, tol: float = EM
     The reference stops at the first iteration that does not improve, which in float64 is where EM has
     converged. In float32 two iterations tie, or rise by rounding, long before that: on the 50,000-step
     bench walk of the 6x8 room (102 clones, chunks of 100) the first such iteration was 514, at 0.00156
-    bits per step, while EM went on falling to 0.00140 by iteration 1000 (numba's float64 reference
-    stops at 945 with 0.00150). Waiting ``patience`` iterations costs that many at convergence.
+    bits per step, while EM went on falling to 0.00140 by iteration 1000, as the float64 numba reference
+    algorithm does from the same counts (docs/schemas.md). Waiting ``patience`` iterations costs that
+    many at convergence.
     """
     if len(curve) <= patience:
         return False

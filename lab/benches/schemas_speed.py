@@ -88,6 +88,53 @@ def speed(iterations: int, schema: Schema, bar: tqdm) -> tuple[list[list[object]
     return rows, small_ops(schema)
 
 
+def against_numba(
+    x: np.ndarray, a: np.ndarray, iterations: int = 1000
+) -> tuple[list[list[object]], float] | None:
+    """EM (``iterations`` at most, ``learn_schema``'s cap, each under its own stop rule), then Viterbi
+    refinement, from the same initial counts: the numba reference and this code, one thread each. Besides
+    the time per iteration, the time each took to first reach the worse of the two end points (equal fit).
+    None without numba (the ``bench`` extra)."""
+    try:
+        from lab.benches.cscg_numba import NumbaCSCG
+    except ImportError:
+        return None
+    n_clones = [2 if (x == o).mean() < 0.05 else 25 for o in range(int(x.max()) + 1)]
+    ours = CSCG(n_clones, 4, pseudocount=2e-3, seed=42)
+    ref = NumbaCSCG(n_clones, ours.C.double().numpy(), pseudocount=2e-3)
+    NumbaCSCG(n_clones, ours.C.double().numpy()).learn_em(x[:200], a[:200], 1)  # compile (not timed)
+    runs = {}
+    for name, model in (("numba reference (float64, one pass)", ref), ("this code (float32, chunks of 100)", ours)):
+        stamps: list[tuple[float, float]] = []
+        start = time.perf_counter()
+        with torch_threads(1):
+            em = model.learn_em(x, a, iterations, progress=lambda it, bits: stamps.append(
+                (time.perf_counter() - start, bits)))
+            em_s = time.perf_counter() - start
+            em_bps = model.bps(x, a)
+            model.pseudocount = 0.0
+            vit_start = time.perf_counter()
+            vit = model.learn_viterbi(x, a, 100)
+            vit_s = time.perf_counter() - vit_start
+            runs[name] = (em, em_s, em_bps, vit, vit_s, model.bps(x, a), stamps)
+    target = max(run[2] for run in runs.values())  # the worse end point: a fit both reached
+    rows = []
+    for name, (em, em_s, em_bps, vit, vit_s, bps, stamps) in runs.items():
+        reach = next(((t, k + 1) for k, (t, bits) in enumerate(stamps) if bits <= target), (em_s, len(em)))
+        rows.append([name, len(em), f"{em_s / len(em):.3f}", f"{em_s:.1f}", f"{em_bps:.5f}",
+                     f"{reach[0]:.1f} s ({reach[1]} it.)", len(vit), f"{vit_s:.1f}", f"{bps:.6f}"])
+    (_, r), (_, o) = runs.items()
+    seconds = [float(row[5].split(" s")[0]) for row in rows]
+    rows.append(["ratio numba / this code", "", f"{(r[1] / len(r[0])) / (o[1] / len(o[0])):.1f}x",
+                 f"{r[1] / o[1]:.1f}x", "", f"{seconds[0] / max(seconds[1], 1e-9):.1f}x", "",
+                 f"{r[4] / o[4]:.1f}x", ""])
+    return rows, target
+
+
+NUMBA_COLUMNS = ["implementation", "EM iterations", "s / iteration", "EM s", "EM bits/step at its end",
+                 "time to the equal fit", "Viterbi iterations", "Viterbi s", "bits/step after Viterbi (sum-product)"]
+
+
 def small_ops(schema: Schema) -> list[list[object]]:
     """Rebinding on 400 steps and one plan (spec §11 targets)."""
     env = AliasedRoomEnv("minigrid-aliased-room", AliasedRoomOptions(recolour_seed=7))
