@@ -13,10 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lab.core.protocols import AgentConfig
 
-Variant = Literal["T-FIFO", "SAT-FIFO", "SAT-FIFO-TH", "SAT-PM-PH", "SAT-AMA"]
+Variant = Literal["T-FIFO", "SAT-FIFO", "SAT-FIFO-TH", "SAT-PM", "SAT-PM-PH", "SAT-AMA"]
 Strategy = Literal["fifo", "lifo", "mvfo", "lvfo", "pm"]
 LayoutKind = Literal["flat", "time", "place"]
-VARIANTS: tuple[str, ...] = ("T-FIFO", "SAT-FIFO", "SAT-FIFO-TH", "SAT-PM-PH", "SAT-AMA")
+VARIANTS: tuple[str, ...] = ("T-FIFO", "SAT-FIFO", "SAT-FIFO-TH", "SAT-PM", "SAT-PM-PH", "SAT-AMA")
 STRATEGIES: tuple[str, ...] = ("fifo", "lifo", "mvfo", "lvfo", "pm")
 
 
@@ -40,10 +40,13 @@ VARIANT_SPECS: dict[str, VariantSpec] = {
     "T-FIFO": VariantSpec(place=False, strategy="fifo", layout="flat"),
     "SAT-FIFO": VariantSpec(place=True, strategy="fifo", layout="flat"),
     "SAT-FIFO-TH": VariantSpec(place=True, strategy="fifo", layout="time", chunk=8, top_k=2),
+    "SAT-PM": VariantSpec(place=True, strategy="pm", layout="flat"),
     "SAT-PM-PH": VariantSpec(place=True, strategy="pm", layout="place", chunk=8, top_k=2),
     "SAT-AMA": VariantSpec(place=True, strategy="ama", layout="flat"),
 }
-"""Spec §9 "Models": time chunks of 8 / place chunks of 8 with top-2; AMA reads flat (spec §5: chunk 1)."""
+"""Spec §9 "Models": time chunks of 8 / place chunks of 8 with top-2; AMA reads flat (spec §5: chunk 1).
+SAT-PM is a control the paper does not have: SAT-PM-PH's place-memory writes with SAT-FIFO's flat read,
+so that SAT-PM-PH's gain over SAT-FIFO can be split between the allocator and the read."""
 
 
 class ModelConfig(BaseModel):
@@ -140,7 +143,8 @@ class SatConfig(AgentConfig):
     """The SAT agent acting in ``minigrid-room-recall``."""
 
     variant: Variant = "SAT-PM-PH"
-    """Which model: T-FIFO, SAT-FIFO, SAT-FIFO-TH (time chunks), SAT-PM-PH (place chunks), SAT-AMA."""
+    """Which model: T-FIFO, SAT-FIFO, SAT-FIFO-TH (time chunks), SAT-PM (place writes, flat read), SAT-PM-PH
+    (place writes, place chunks), SAT-AMA."""
     capacity: int = Field(default=32, ge=1, le=1024)
     """Memory capacity L in slots (spec §9: 16, 32 or 96, below T = 96 so write strategies matter)."""
     weights: str = "shipped"
