@@ -72,9 +72,13 @@ class Batch:
 class Episodes:
     """The static and dynamic (Q4) episode sets, and batch construction from them."""
 
-    def __init__(self, static: dict[str, np.ndarray], dynamic: dict[str, np.ndarray]) -> None:
+    def __init__(
+        self, static: dict[str, np.ndarray], dynamic: dict[str, np.ndarray], ties: str = "oldest"
+    ) -> None:
         self.worlds = {False: static, True: dynamic}
         self.steps = static["places"].shape[1]
+        self.ties = ties
+        """Eviction tie rule of MVFO / LVFO / PM (``memory.TIES``)."""
 
     def draw(
         self, rng: np.random.Generator, size: int, families: tuple[str, ...] = FAMILIES
@@ -98,7 +102,7 @@ class Episodes:
         lays, qargs, targets, fams = [], [], [], []
         for (task, i), strategy, plan in zip(items, strategies, plans):
             w = self.worlds[task == "Q4"]
-            kept = keep_indices(w["places"][i], capacity, strategy)
+            kept = keep_indices(w["places"][i], capacity, strategy, ties=self.ties)
             lays.append(layout(kind, kept, w["places"][i][kept], chunk))
             for family in plan:
                 pool = candidates(
@@ -134,7 +138,7 @@ class Episodes:
         w = self.worlds[family == "Q4"]
         hits = []
         for i in range(min(limit, len(w["places"]))):
-            kept = keep_indices(w["places"][i], capacity, strategy)
+            kept = keep_indices(w["places"][i], capacity, strategy, ties=self.ties)
             if family == "QR":
                 hits += [self.steps - k in set(kept.tolist()) for k in range(1, 17)]
             else:

@@ -34,13 +34,17 @@ from lab.core.memory import refuse, unknown
 from lab.core.records import MemEdge, MemNode, MemoryEdit, MemorySnapshot, MemRecord
 
 REJECT = -1
+TIES = ("oldest", "lowest-place")
+"""MVFO / LVFO / PM eviction among places with equally many slots: ``oldest`` evicts the oldest slot of any
+of them (this lab's default); ``lowest-place`` that of the lowest place index, as the release does."""
 """:func:`victim` result: drop the incoming slot (LIFO)."""
 
 
 def victim(
-    places: Sequence[int], new_place: int, strategy: str, capacity: int, n_places: int = 9
+    places: Sequence[int], new_place: int, strategy: str, capacity: int, n_places: int = 9, ties: str = "oldest"
 ) -> int | None:
-    """The stored slot (index into ``places``, oldest first) a write evicts; None: none; REJECT: the new."""
+    """The stored slot (index into ``places``, oldest first) a write evicts; None: none; REJECT: the new.
+    ``ties``: see :data:`TIES`."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown write strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
     full = len(places) >= capacity
@@ -48,33 +52,41 @@ def victim(
         mine = [i for i, p in enumerate(places) if p == new_place]
         if len(mine) >= math.ceil(capacity / n_places):
             return mine[0]
-        return _by_count(places, max) if full else None
+        return _by_count(places, max, ties) if full else None
     if not full:
         return None
     if strategy == "fifo":
         return 0
     if strategy == "lifo":
         return REJECT
-    return _by_count(places, max if strategy == "mvfo" else min)  # mvfo / lvfo
+    return _by_count(places, max if strategy == "mvfo" else min, ties)  # mvfo / lvfo
 
 
-def _by_count(places: Sequence[int], pick) -> int:
-    """Oldest slot of the place with the most (``max``) or fewest (``min``) slots; ties: the oldest slot."""
+def _by_count(places: Sequence[int], pick, ties: str = "oldest") -> int:
+    """Oldest slot of the place with the most (``max``) or fewest (``min``) slots; among tied places the
+    oldest slot of any (``oldest``) or the oldest of the lowest place index (``lowest-place``)."""
     counts: dict[int, int] = {}
     first: dict[int, int] = {}
     for i, p in enumerate(places):
         counts[p] = counts.get(p, 0) + 1
         first.setdefault(p, i)
     best = pick(counts.values())
-    return min(first[p] for p, c in counts.items() if c == best)
+    tied = [p for p, c in counts.items() if c == best]
+    if ties == "lowest-place":
+        return first[min(tied)]
+    if ties != "oldest":
+        raise ValueError(f"unknown tie rule {ties!r}; valid: {', '.join(TIES)}")
+    return min(first[p] for p in tied)
 
 
-def keep_indices(places: Sequence[int], capacity: int, strategy: str, n_places: int = 9) -> np.ndarray:
+def keep_indices(
+    places: Sequence[int], capacity: int, strategy: str, n_places: int = 9, ties: str = "oldest"
+) -> np.ndarray:
     """Steps still stored after writing every step of ``places`` in order (sorted by time)."""
     kept: list[int] = []
     stored: list[int] = []
     for t, place in enumerate(places):
-        out = victim(stored, int(place), strategy, capacity, n_places)
+        out = victim(stored, int(place), strategy, capacity, n_places, ties)
         if out == REJECT:
             continue
         if out is not None:

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from agents.sat.memory import AMABandit, Slot, SlotMemory, epsilon, keep_indices, place_layout, time_layout
+from agents.sat.memory import (
+    AMABandit, Slot, SlotMemory, epsilon, keep_indices, place_layout, time_layout, victim,
+)
 from agents.sat.model import QNet
 
 PLACES = [0, 0, 1, 1, 1, 2, 2, 3]
@@ -45,6 +47,18 @@ def test_pm_keeps_every_room_under_skewed_dwell_where_fifo_forgets() -> None:
     fifo, pm = keep_indices(places, 16, "fifo"), keep_indices(places, 16, "pm")
     assert {places[t] for t in fifo} == {5}
     assert {places[t] for t in pm} == {0, 1, 2, 5} and len(pm) <= 16
+
+
+def test_eviction_ties_go_to_the_oldest_slot_or_to_the_lowest_place() -> None:
+    stored = [1, 1, 0, 0]  # places 1 and 0 hold two slots each: a tie for MVFO and LVFO
+    for strategy in ("mvfo", "lvfo"):
+        assert victim(stored, 2, strategy, 4) == 0  # the oldest slot, of place 1
+        assert victim(stored, 2, strategy, 4, ties="lowest-place") == 2  # the oldest of place 0
+    walk = [1, 1, 0, 0, 2]
+    assert keep_indices(walk, 4, "mvfo").tolist() == [1, 2, 3, 4]
+    assert keep_indices(walk, 4, "mvfo", ties="lowest-place").tolist() == [0, 1, 3, 4]
+    with pytest.raises(ValueError, match="tie rule"):
+        victim(stored, 2, "mvfo", 4, ties="random")
 
 
 def test_memory_below_capacity_keeps_everything_and_unknown_strategy_fails() -> None:
