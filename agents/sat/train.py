@@ -15,7 +15,9 @@ import argparse
 import hashlib
 import json
 import time
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -99,8 +101,13 @@ def losses(model: SpatialTransformer, batch: Batch, tasks: torch.Tensor) -> tupl
     return ce.mean(), (ce * own).sum(1) / own.sum(1).clamp(min=1)
 
 
+def evaluate(*args: Any, **kwargs: Any) -> dict[str, float]:
+    """Accuracy per family at a capacity on held-out episodes; the arguments of :func:`outcomes`."""
+    return {family: float(right.mean()) for family, right in outcomes(*args, **kwargs).items()}
+
+
 @torch.no_grad()
-def evaluate(
+def outcomes(
     model: SpatialTransformer,
     tc: TrainConfig,
     bandit: AMABandit | None,
@@ -109,16 +116,18 @@ def evaluate(
     families: tuple[str, ...] = FAMILIES,
     limit: int | None = None,
     seed: int = 0,
-) -> dict[str, float]:
-    """Accuracy per family at ``capacity`` on held-out episodes (AMA: greedy strategy per family)."""
+) -> dict[str, np.ndarray]:
+    """Whether each held-out query was answered right, per family (episodes x ``tc.queries``, in order), at
+    ``capacity`` (AMA: greedy strategy per family); the queries are seeded, so every variant gets the same."""
     spec, out = VARIANT_SPECS[tc.variant], {}
     greedy = bandit.greedy() if bandit else {}
+    was_training = model.training
     model.eval()
     for family in families:
         rng, n = np.random.default_rng(seed), len(held.worlds[family == "Q4"]["places"])
         items = [(family, i) for i in range(min(n, limit or n))]
         strategy = greedy.get(FAMILY_INDEX[family], spec.strategy)
-        right = 0
+        right = []
         for start in range(0, len(items), 64):
             chunk = items[start : start + 64]
             batch = held.build(
@@ -131,9 +140,9 @@ def evaluate(
                 rng,
             )
             logits, _ = model(*batch.inputs())
-            right += int((logits.argmax(-1) == batch.target).sum())
-        out[family] = right / (len(items) * tc.queries)
-    model.train()
+            right.append((logits.argmax(-1) == batch.target).flatten().numpy())
+        out[family] = np.concatenate(right)
+    model.train(was_training)
     return out
 
 
@@ -260,6 +269,7 @@ class Run:
         """Final evaluation and statistics."""
         self.stats["steps"] = self.step
         self.stats["steps_per_s"] = self.step / max(self.stats["train_s"], 1e-9)
+        self.stats["trained_at"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         self.stats["eval"] = {
             str(cap): evaluate(self.model, self.tc, self.bandit, self.held, cap) for cap in self.tc.capacities
         }
