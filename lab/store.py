@@ -404,7 +404,8 @@ class RunStore:
 
     def list_runs(self, limit: int = 200, env_id: str | None = None, agent_id: str | None = None,
                   status: str | None = None, label: str | None = None) -> list[RunInfo]:
-        """Newest first, optionally filtered; reads the runs table only."""
+        """Newest first (runs created in the same second: the later created first), optionally filtered; reads
+        the runs table only."""
         where, params = [], []
         for column, value in (("env_id", env_id), ("agent_id", agent_id), ("status", status), ("label", label)):
             if value:
@@ -412,7 +413,7 @@ class RunStore:
                 params.append(value)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = self._query(
-            f"SELECT {self._INFO_COLS} FROM runs {clause} ORDER BY created_at DESC, run_id DESC LIMIT ?",
+            f"SELECT {self._INFO_COLS} FROM runs {clause} ORDER BY created_at DESC, rowid DESC LIMIT ?",
             (*params, limit),
         )
         return [self._info(row) for row in rows]

@@ -192,3 +192,10 @@ def test_sigkilled_run_keeps_every_committed_step(home: Path) -> None:
     steps = store.steps(info.run_id)
     assert len(steps) == info.n_steps >= committed
     assert [s.index for s in steps] == list(range(len(steps)))
+
+
+def test_runs_created_in_the_same_second_list_newest_first(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.db")
+    config = RunConfig(env_id="tw-coin", agent_id="random", llm="none")
+    ids = [store.create_run(config, run_id=f"20261204-120000-{suffix}") for suffix in ("ffffff", "000000", "888888")]
+    assert [i.run_id for i in store.list_runs()] == ids[::-1]  # not by the ids' random suffixes
