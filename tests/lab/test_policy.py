@@ -190,6 +190,25 @@ def test_batched_equals_unbatched_and_chunked_fp32(scorer32: ActionScorer, monke
     torch.testing.assert_close(torch.tensor(scorer32.score(MESSAGES, options)), batched, rtol=1e-4, atol=1e-4)
 
 
+def test_variants_share_their_prefix_and_equal_scoring_each_fp32(scorer32: ActionScorer) -> None:
+    """Leave-one-out prompts (attribution's): the prefix-sharing pass equals scoring each one (fp32), for a
+    prompt equal to the first, one cut in the middle, one cut at the end and one that differs early."""
+    memory = ["kitchen, has exit, west", "apple, is on, counter", "knife, is on, counter"]
+
+    def prompt(kept: list[str], system: str = SYSTEM) -> list[dict[str, str]]:
+        return [{"role": "system", "content": system},
+                {"role": "user", "content": "Memory:\n" + "\n".join(kept) + "\n\n" + OBSERVATION}]
+
+    variants = [prompt(memory), prompt(memory), prompt([memory[0], memory[2]]), prompt(memory[:2]), prompt([]),
+                prompt(memory, "Choose well.")]
+    options = OPTIONS + ["go west"]  # a duplicate gets the same score
+    shared = torch.tensor(scorer32.score_variants(variants, options))
+    each = torch.tensor([scorer32.score(v, options) for v in variants])
+    torch.testing.assert_close(shared, each, rtol=1e-4, atol=1e-4)
+    assert shared[0, 0] == shared[0, -1] and not torch.equal(shared[0], shared[2])
+    assert scorer32.score_variants([], options) == [] and scorer32.score_variants(variants[:1], []) == [[]]
+
+
 @pytest.mark.slow
 def test_batched_close_to_unbatched_bf16(scorer: ActionScorer) -> None:
     """In bf16 the two paths round differently: measured max 0.25, mean 0.04 nats over 30 options."""

@@ -239,7 +239,12 @@ class LLM:
                          options=list(options))
         start = time.perf_counter()
         scores = self._retrying(lambda: list(self.model.score_options(msgs, options)), record)
-        record.latency_s = time.perf_counter() - start
+        return self._scored(record, scores, time.perf_counter() - start)
+
+    def _scored(self, record: LLMCall, scores: list[float], latency_s: float) -> Choice:
+        """Complete and keep a score call's record; the choice it made."""
+        options = record.options or []
+        record.latency_s = latency_s
         record.error = None
         index = max(range(len(options)), key=scores.__getitem__)
         record.scores = [float(s) for s in scores]
@@ -248,3 +253,22 @@ class LLM:
         record.tokens_out = sum(estimate_tokens(o) for o in options)
         self.calls.append(record)
         return Choice(option=options[index], index=index, scores=record.scores)
+
+    def choose_variants(self, prompts: list[Messages], options: list[str], purpose: str) -> list[Choice]:
+        """:meth:`choose` for each of several prompts that share most of their text (attribution's
+        leave-one-out prompts). A model with ``score_variants`` (the embedded one) scores them in one pass
+        that reuses the shared prefix; each prompt is still recorded as its own call, with an equal share
+        of the pass's latency. Other models are asked once per prompt."""
+        if not options:
+            raise ValueError("choose() needs at least one option")
+        if not (self.can_score and hasattr(self.model, "score_variants")):
+            return [self.choose(p, options, purpose) for p in prompts]
+        msgs = [to_messages(p) for p in prompts]
+        records = [LLMCall(purpose=purpose, kind="score", model=self.name, messages=to_records(m),
+                           options=list(options)) for m in msgs]
+        start = time.perf_counter()
+        rows = self._retrying(lambda: self.model.score_variants(msgs, options), records[0])
+        share = (time.perf_counter() - start) / max(1, len(prompts))
+        for record in records[1:]:
+            record.attempts = records[0].attempts
+        return [self._scored(record, list(row), share) for record, row in zip(records, rows)]

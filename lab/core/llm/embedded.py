@@ -84,6 +84,13 @@ class EmbeddedChatModel(BaseChatModel):
         """Mean per-token log-likelihood of each option as the assistant's reply (higher is better)."""
         return self.load().score(to_chat(messages), list(options))
 
+    def score_variants(
+        self, prompts: Sequence[Sequence[BaseMessage]], options: Sequence[str]
+    ) -> list[list[float]]:
+        """:meth:`score_options` for several prompts that share most of their tokens, in one pass that reuses
+        the shared prefix (``ActionScorer.score_variants``)."""
+        return self.load().score_variants([to_chat(m) for m in prompts], list(options))
+
     def _generate(
         self,
         messages: list[BaseMessage],

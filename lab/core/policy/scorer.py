@@ -7,6 +7,9 @@ is used because the sum favours the shortest commands regardless of the situatio
 :meth:`ActionScorer.score` runs the prompt once, keeps its KV cache, repeats the cache for the batch
 of candidates and runs all (right-padded) candidates in one forward pass. :meth:`score_unbatched`
 is the naive reference: one full forward pass over prompt + candidate per candidate.
+:meth:`ActionScorer.score_variants` scores the same options after several prompts that share most of their
+tokens (memory attribution's leave-one-out prompts): each prompt reuses the first one's cache up to their
+common prefix, and its remaining tokens and all its candidates run in one packed pass.
 
 Numerics: in bf16 the two paths differ by rounding (different matmul shapes and attention masks),
 typically by a few hundredths of a nat per token; in fp32 they agree to ~1e-5. Scores can also move by
@@ -137,6 +140,28 @@ class ActionScorer:
         """The naive baseline of :meth:`score`: one forward pass over prompt + option per option."""
         return self._score_with(self._score_each, messages, options)
 
+    def score_variants(self, variants: Sequence[Sequence[Message]], options: Sequence[str]) -> list[list[float]]:
+        """The scores of the same options after each of several prompts that share most of their tokens (the
+        leave-one-out prompts of memory attribution), equal up to bf16 rounding to
+        ``[self.score(v, options) for v in variants]``.
+
+        The first prompt runs once; every other reuses its key/value cache up to the tokens the two share (a
+        token-level common prefix of the tokenised prompts, so the tokens are exactly those :meth:`score`
+        would run) and runs only the rest. Each prompt's candidates then run in one packed sequence on
+        that cache, each candidate attending to the prompt and to its own earlier tokens, so the cache is
+        not repeated per candidate.
+        """
+        if not variants:
+            return []
+        if not options:
+            return [[] for _ in variants]
+        unique = list(dict.fromkeys(options))
+        candidates = [self.option_ids(o) for o in unique]
+        prompts = [self._fit_prompt(self.prompt_ids(v), candidates) for v in variants]
+        with self._lock:
+            values = self._score_variants(prompts, candidates)
+        return [[dict(zip(unique, row, strict=True))[o] for o in options] for row in values]
+
     def choose(self, messages: Sequence[Message], options: Sequence[str]) -> tuple[str, list[float]]:
         """The best-scoring option (the first one on ties) and the scores of all options.
 
@@ -217,6 +242,56 @@ class ActionScorer:
         vocab = first_logits.shape[-1]
         pred = torch.cat([first_logits.expand(n, 1, vocab), out.logits[:, :-1, :]], dim=1)  # (n, L, V)
         return mean_logprob(pred, ids, mask).tolist()
+
+    @torch.no_grad()
+    def _score_variants(self, prompts: list[list[int]], candidates: list[list[int]]) -> list[list[float]]:
+        """Run ``prompts[0]``, then each prompt from where it leaves it together with its candidates."""
+        base = prompts[0]
+        out = self.model(input_ids=torch.tensor([base], device=self.model.device), use_cache=True,
+                         logits_to_keep=1)
+        base_cache, base_last = cache_of(out), out.logits[0, -1]
+        rows = []
+        for prompt in prompts:
+            shared = next((k for k, (a, b) in enumerate(zip(base, prompt)) if a != b), min(len(base), len(prompt)))
+            cache = copy.deepcopy(base_cache)
+            if shared == len(prompt) == len(base):
+                rows.append(self._score_packed(cache, len(base), [], candidates, base_last))
+                continue
+            shared = min(shared, len(prompt) - 1)  # at least one token runs: its logits start the reply
+            cache.crop(shared - len(base))  # a negative count removes that many positions from the end
+            rows.append(self._score_packed(cache, shared, prompt[shared:], candidates))
+        return rows
+
+    def _score_packed(
+        self, cache: Any, start: int, rest: list[int], candidates: list[list[int]], last: torch.Tensor | None = None
+    ) -> list[float]:
+        """One forward pass after a cache of ``start`` positions: the prompt's ``rest`` (causal), then every
+        candidate, each at positions ``start + len(rest) ..`` attending to the whole prompt and to its own
+        earlier tokens only. ``last``: the logits after the prompt when ``rest`` is empty."""
+        device, dtype = self.model.device, self.model.dtype
+        prompt_len = start + len(rest)
+        flat = rest + [tok for cand in candidates for tok in cand]
+        owner = torch.tensor([-1] * len(rest) + [k for k, cand in enumerate(candidates) for _ in cand],
+                             device=device)  # (N,): -1 for the prompt's rest
+        positions = torch.tensor(list(range(start, prompt_len))
+                                 + [prompt_len + j for cand in candidates for j in range(len(cand))],
+                                 device=device)[None]  # (1, N)
+        order = torch.arange(len(flat), device=device)
+        earlier = order[None, :] <= order[:, None]  # (N, N)
+        sees = earlier & ((owner[None, :] == -1) | (owner[:, None] == owner[None, :]))  # the rest, or its own
+        allowed = torch.cat([torch.ones(len(flat), start, dtype=torch.bool, device=device), sees], dim=1)
+        mask = torch.zeros(1, 1, len(flat), start + len(flat), dtype=dtype, device=device)
+        mask.masked_fill_(~allowed, torch.finfo(dtype).min)  # (1, 1, N, start + N): additive
+        out = self.model(input_ids=torch.tensor([flat], device=device), attention_mask=mask, position_ids=positions,
+                         use_cache=True, **{self._cache_kw: cache})
+        logp = out.logits[0].float().log_softmax(-1)  # (N, V): row i predicts the token after flat[i]
+        first = (logp[len(rest) - 1] if rest else last.float().log_softmax(-1))  # (V,)
+        scores, at = [], len(rest)
+        for cand in candidates:
+            picked = [first[cand[0]]] + [logp[at + j - 1, cand[j]] for j in range(1, len(cand))]
+            scores.append(float(torch.stack(picked).mean()))
+            at += len(cand)
+        return scores
 
     @torch.no_grad()
     def _score_each(self, prompt: list[int], candidates: list[list[int]]) -> list[float]:
