@@ -191,16 +191,16 @@ def test_batched_equals_unbatched_and_chunked_fp32(scorer32: ActionScorer, monke
 
 
 def test_variants_share_their_prefix_and_equal_scoring_each_fp32(scorer32: ActionScorer) -> None:
-    """Leave-one-out prompts (attribution's): the prefix-sharing pass equals scoring each one (fp32), for a
-    prompt equal to the first, one cut in the middle, one cut at the end and one that differs early."""
+    """Prompts that share a prefix (attribution's leave-one-out ones): the prefix-sharing pass equals scoring
+    each one (fp32), for a prompt equal to the first, one longer, shorter ones and one that differs early."""
     memory = ["kitchen, has exit, west", "apple, is on, counter", "knife, is on, counter"]
 
     def prompt(kept: list[str], system: str = SYSTEM) -> list[dict[str, str]]:
         return [{"role": "system", "content": system},
                 {"role": "user", "content": "Memory:\n" + "\n".join(kept) + "\n\n" + OBSERVATION}]
 
-    variants = [prompt(memory), prompt(memory), prompt([memory[0], memory[2]]), prompt(memory[:2]), prompt([]),
-                prompt(memory, "Choose well.")]
+    variants = [prompt(memory[:2]), prompt(memory[:2]), prompt(memory), prompt([memory[0]]), prompt([]),
+                prompt(memory[:2], "Choose well.")]  # the third holds the first and goes on
     options = OPTIONS + ["go west"]  # a duplicate gets the same score
     shared = torch.tensor(scorer32.score_variants(variants, options))
     each = torch.tensor([scorer32.score(v, options) for v in variants])

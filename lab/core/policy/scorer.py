@@ -258,7 +258,8 @@ class ActionScorer:
                 rows.append(self._score_packed(cache, len(base), [], candidates, base_last))
                 continue
             shared = min(shared, len(prompt) - 1)  # at least one token runs: its logits start the reply
-            cache.crop(shared - len(base))  # a negative count removes that many positions from the end
+            if shared < len(base):
+                cache.crop(shared - len(base))  # a negative count removes that many positions from the end
             rows.append(self._score_packed(cache, shared, prompt[shared:], candidates))
         return rows
 
