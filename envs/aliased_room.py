@@ -458,6 +458,7 @@ SPECS: list[EnvSpec] = [
         kind="grid",
         options=AliasedRoomOptions,
         factory=AliasedRoomEnv,
+        frames=render_frames,
     ),
     EnvSpec(
         id="minigrid-aliased-room-ego",
@@ -466,5 +467,6 @@ SPECS: list[EnvSpec] = [
         kind="grid",
         options=EgoRoomOptions,
         factory=AliasedRoomEnv,
+        frames=render_frames,
     ),
 ]

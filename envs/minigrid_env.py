@@ -213,6 +213,7 @@ SPEC = EnvSpec(
     kind="grid",
     options=MiniGridOptions,
     factory=MiniGridEnv,
+    frames=render_frames,
     check_id=gym_id,
 )
 """The ``minigrid:`` prefix family."""

@@ -26,7 +26,7 @@ Reward / termination:
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -250,12 +250,27 @@ class RoomRecallEnv:
         """Nothing to free."""
 
 
+def render_frames(env_id: str, options: dict[str, Any], seed: int, actions: list[str]) -> list[np.ndarray]:
+    """Replay a trial: the full-grid RGB frame after reset and after each action."""
+    env = RoomRecallEnv(env_id, RoomRecallOptions.model_validate(options), render_mode="rgb_array")
+    try:
+        env.reset(seed=seed)
+        frames = [env.render()]
+        for action in actions:
+            env.step(action)
+            frames.append(env.render())
+        return frames
+    finally:
+        env.close()
+
+
 SPECS: list[EnvSpec] = [
     EnvSpec(
         id=ENV_ID,
         kind="grid",
         options=RoomRecallOptions,
         factory=RoomRecallEnv,  # type: ignore[arg-type]
+        frames=render_frames,
         description="SAT RoomRecall: watch a scripted walk through 3x3 MiniGrid rooms, then answer queries",
     )
 ]

@@ -93,3 +93,6 @@ class EnvSpec:
     check_id: Callable[[str], object] | None = None
     """For a prefix family: raises a one-line error when the id after the prefix names no env (so a
     bad id stops a run before anything is stored)."""
+    frames: Callable[[str, dict[str, Any], int, list[str]], list[np.ndarray]] | None = None
+    """For a grid env: ``frames(env_id, options, seed, actions)`` replays a trial and returns the RGB frame
+    after reset and after each action (what Explore and the HTML export show); None: no frames."""

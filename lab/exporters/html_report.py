@@ -137,7 +137,7 @@ def collect(store: RunStore, info: RunInfo, batch: int = 250
 
 
 def frames(info: RunInfo, steps: list[dict[str, Any]]) -> list[str] | None:
-    """PNG data URIs of the MiniGrid frame after each step (None for other envs or long runs)."""
+    """PNG data URIs of the grid env's frame after each step (None for envs without frames, or long runs)."""
     from envs.registry import get_spec
 
     try:
@@ -146,13 +146,16 @@ def frames(info: RunInfo, steps: list[dict[str, Any]]) -> list[str] | None:
         grid = False
     if not grid or len(steps) > FRAMES_UP_TO:
         return None
-    from envs.minigrid_env import frame_png, render_frames
+    from envs.minigrid_env import frame_png
 
+    frames = get_spec(info.config.env_id).frames
+    if frames is None:
+        return None
     out: list[str] = []
     for trial in sorted({s["trial"] for s in steps}):
         part = [s for s in steps if s["trial"] == trial]
         actions = [a for s in part for a in (s["env_actions"] or [s["action"]])]
-        rendered = render_frames(info.config.env_id, info.config.env_options, info.config.seed, actions)
+        rendered = frames(info.config.env_id, info.config.env_options, info.config.seed, actions)
         done = 0
         for s in part:
             done += len(s["env_actions"] or [s["action"]])

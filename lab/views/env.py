@@ -24,7 +24,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from envs.minigrid_env import ACTION_NAMES, SPEC, gym_id, make_gym
-from envs.registry import parse_options
+from envs.registry import get_spec, parse_options
+from lab.core.errors import LabError
 from lab.core.records import Step
 from lab.views.graph import esc
 from lab.views.layout import force_layout
@@ -79,6 +80,32 @@ def minigrid_frame(env_id: str, options: dict[str, Any], seed: int, actions: lis
         return env.unwrapped.get_frame(highlight=env.unwrapped.highlight, tile_size=tile_size)
     finally:
         env.close()  # a copy or a fresh env: the saved checkpoints stay untouched
+
+
+def grid_env_frame(env_id: str, options: dict[str, Any], seed: int, actions: list[str], trial_key: str = "",
+                   tile_size: int = TILE) -> np.ndarray:
+    """The RGB frame after ``actions`` of any grid env: MiniGrid ids through :func:`minigrid_frame` (its
+    checkpoints), the lab's own grid envs through their spec's ``frames`` replay, kept per trial so that a
+    step change within a trial replays once. Raises :class:`LabError` for an env without frames."""
+    if env_id.startswith(SPEC.id):
+        return minigrid_frame(env_id, options, seed, actions, trial_key=trial_key, tile_size=tile_size)
+    spec = get_spec(env_id)
+    if spec.frames is None:
+        raise LabError(f"env {env_id} has no frames to show")
+    key = (trial_key, env_id, json.dumps(options, sort_keys=True), seed)
+    with _lock:
+        done, frames = _replayed.get(key, ((), []))
+    if not trial_key or tuple(actions) != done[:len(actions)]:
+        frames, done = spec.frames(env_id, options, seed, list(actions)), tuple(actions)
+        with _lock:
+            _replayed[key] = (done, frames)
+            while len(_replayed) > MAX_REPLAYS:
+                _replayed.popitem(last=False)
+    return frames[len(actions)]
+
+
+_replayed: OrderedDict[tuple, tuple[tuple[str, ...], list[np.ndarray]]] = OrderedDict()
+"""Per trial: the actions replayed and the frame after each (lab grid envs; least recently added out)."""
 
 
 def env_actions(steps_actions: list[str], macro_steps: dict[int, list[str]]) -> list[str]:

@@ -13,7 +13,7 @@ from lab.core.records import LLMCall, RunInfo, Step
 from lab.store import RunStore
 from lab.views import data
 from lab.views.charts import timings_strip_html
-from lab.views.env import minigrid_frame, rooms_figure
+from lab.views.env import grid_env_frame, rooms_figure
 from lab.views.hooks import agent_trial_changes
 from lab.views.records import trial_changes
 
@@ -57,11 +57,11 @@ def env_panel(store: RunStore, info: RunInfo, step: Step, compact: bool = False)
 
 
 def grid_frame(store: RunStore, info: RunInfo, step: Step, compact: bool) -> None:
-    """The MiniGrid frame after the step, re-rendered from the seed and the trial's actions."""
+    """The grid env's frame after the step, re-rendered from the seed and the trial's actions."""
     frame = data.series(store, str(store.path), info.run_id, info.n_steps)
     try:
         trial, actions = data.trial_env_actions(store, frame, info.run_id, step.index)
-        image = minigrid_frame(info.config.env_id, info.config.env_options, info.config.seed, actions,
+        image = grid_env_frame(info.config.env_id, info.config.env_options, info.config.seed, actions,
                                trial_key=f"{store.path}:{info.run_id}:{trial}", tile_size=PAGE_TILE)
     except (LabError, IndexError) as err:
         st.warning(f"cannot re-render the frame: {err}")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from envs.minigrid_env import render_frame
+from envs.registry import get_spec
+from lab.core.errors import LabError
 from lab.core.records import MemEdge, MemNode, MemoryDiff, MemorySnapshot, MemRecord, ObservationRecord, Step
 from lab.views import env as envview
 from lab.views import graph, layout, records
@@ -96,6 +99,24 @@ def test_minigrid_frames_from_checkpoints_equal_a_fresh_replay() -> None:
     for upto in (120, 60, 125, 130):  # later calls start from cached checkpoints
         got = envview.minigrid_frame(env_id, {}, 3, actions[:upto], trial_key="test-run:0")
         assert np.array_equal(got, render_frame(env_id, {}, 3, actions, upto))
+
+
+@pytest.mark.parametrize(("env_id", "options", "actions"), [
+    ("minigrid-aliased-room", {"width": 4, "height": 4}, ["north", "east", "east", "south"]),
+    ("minigrid-aliased-room-ego", {}, ["left", "forward", "right", "forward"]),
+    ("minigrid-room-recall", {"family": "navigate", "steps": 20}, ["continue"] * 4),
+])
+def test_the_lab_grid_envs_have_frames_and_explore_shows_them(env_id: str, options: dict, actions: list[str]) -> None:
+    frames = get_spec(env_id).frames(env_id, options, 5, actions)
+    assert len(frames) == len(actions) + 1 and frames[0].ndim == 3 and not np.array_equal(frames[0], frames[-1])
+    for upto in (4, 2, 3):  # the shorter prefixes come from the trial's replay
+        got = envview.grid_env_frame(env_id, options, 5, actions[:upto], trial_key=f"t:{env_id}")
+        assert np.array_equal(got, frames[upto])
+
+
+def test_an_env_without_frames_says_so() -> None:
+    with pytest.raises(LabError, match="has no frames to show"):
+        envview.grid_env_frame("tw-coin", {}, 0, [])
 
 
 def step(i: int, room: str, action: str) -> Step:
