@@ -1,7 +1,9 @@
 """``memlab bench clin``: CLIN Adapt on tw-cooking games, the score of each trial, per memory generator.
 
 Each game is one run of ``--trials`` trials through the lab's run loop (the memory carries across
-them); the trial's step cap is 1.5 x the game's walkthrough length, as in CLIN. Two conditions share
+them); the trial's step cap is ``--cap-factors`` x the game's walkthrough length: 1.5, CLIN's rule, which
+on a 5-command walkthrough leaves 8 steps and little room to explore in trial 0, and 3, a budget that
+does (the agent's own early stop uses the same factor). Two conditions share
 the actor (the LLM given by ``--llm``; on the embedded model the action is chosen among the admissible
 commands by log-likelihood, with the learnings in the prompt) and differ in who writes the learnings
 after each trial: the deterministic generator (credit assignment, no LLM) or the LLM itself. The
@@ -19,6 +21,7 @@ from tqdm import tqdm
 
 from envs.registry import make_env
 from lab.benches import capped_chat_model, markdown_table, write_report
+from lab.core.stats import bootstrap_ci, paired
 from lab.core.records import RunConfig, RunInfo
 from lab.runner import execute
 from lab.store import RunStore
@@ -40,6 +43,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--trials", type=int, default=None, help="trials per game (default 5: trials 0-4)")
     parser.add_argument("--llm", default="embedded", help="LLM spec of the actor (and of the llm generator)")
     parser.add_argument("--conditions", default=",".join(CONDITIONS), help="generators to compare")
+    parser.add_argument("--cap-factors", default="1.5,3",
+                        help="step caps as multiples of the walkthrough length (1.5: CLIN's rule)")
     parser.add_argument(
         "--max-new-tokens",
         type=int,
@@ -50,23 +55,29 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.games = args.games or (2 if args.quick else 5)
     args.trials = args.trials or (3 if args.quick else 5)
     args.conditions = [c for c in args.conditions.split(",") if c]
+    try:
+        args.cap_factors = [float(f) for f in args.cap_factors.split(",") if f]
+    except ValueError:
+        parser.error(f"--cap-factors takes numbers separated by commas, not {args.cap_factors!r}")
+    if not args.cap_factors or min(args.cap_factors) <= 0:
+        parser.error("--cap-factors needs at least one positive factor")
     unknown = set(args.conditions) - set(CONDITIONS)
     if unknown:
         parser.error(f"unknown condition(s) {sorted(unknown)}; choose from {', '.join(CONDITIONS)}")
     return args
 
 
-def step_cap(options: dict[str, Any]) -> int:
-    """1.5 x the game's walkthrough length (CLIN's cap), from the env's privileged walkthrough."""
+def step_cap(options: dict[str, Any], factor: float = 1.5) -> int:
+    """``factor`` x the game's walkthrough length (1.5: CLIN's cap), from the env's privileged walkthrough."""
     env = make_env("tw-cooking", options)
     try:
-        return math.ceil(1.5 * len(env.reset().privileged["walkthrough"]))
+        return math.ceil(factor * len(env.reset().privileged["walkthrough"]))
     finally:
         env.close()
 
 
 def run_game(
-    store: RunStore, model: Any, args: argparse.Namespace, condition: str, seed: int, bar: tqdm
+    store: RunStore, model: Any, args: argparse.Namespace, condition: str, seed: int, factor: float, bar: tqdm
 ) -> dict[str, Any]:
     """One Adapt episode: ``args.trials`` trials of one game; per-trial scores (0-100) and learnings."""
     options = {**COOKING, "game_seed": seed}
@@ -76,10 +87,11 @@ def run_game(
         agent_id="clin",
         llm=args.llm,
         trials=args.trials,
-        max_steps=step_cap(options),
+        max_steps=step_cap(options, factor),
         label="bench-clin",
         probe_every=0,  # the agent's own runs, as measured before memory probes existed
-        agent_config={"generator": condition, "record_meta_memory": False, "mode": "adapt"},
+        agent_config={"generator": condition, "record_meta_memory": False, "mode": "adapt",
+                      "walkthrough_factor": factor},
     )
     info = execute(config, store, chat_model=model, progress=lambda done, total: bar.update(1))
     if info.status != "finished":
@@ -97,8 +109,9 @@ def collect(store: RunStore, info: RunInfo) -> dict[str, Any]:
     ]
     records = ends[-1].memory_snapshot.records if ends else []
     trials = info.summary.trials
+    factor = info.config.agent_config.get("walkthrough_factor", 1.5)
     return {
-        "condition": info.config.agent_config["generator"],
+        "condition": f"{info.config.agent_config['generator']}, cap {factor:g}x",
         "seed": info.config.env_options["game_seed"],
         "run_id": info.run_id,
         "cap": info.config.max_steps,
@@ -111,22 +124,19 @@ def collect(store: RunStore, info: RunInfo) -> dict[str, Any]:
     }
 
 
-def mean_std(values: list[float]) -> str:
-    """``mean ± std`` (population std; a single value has std 0)."""
-    if not values:
-        return "-"
-    return f"{statistics.fmean(values):.1f} ± {statistics.pstdev(values):.1f}"
-
-
 def summary_table(results: list[dict[str, Any]], trials: int) -> str:
-    """Per condition: mean ± std over games of the score at each trial, and learnings kept."""
-    header = ["generator", *[f"trial {t}" for t in range(trials)], "learnings after each trial"]
+    """Per condition: the mean over games of the score at each trial [95% bootstrap interval over games],
+    the last trial minus the first paired by game, and the learnings kept."""
+    header = ["generator, step cap", *[f"trial {t}" for t in range(trials)],
+              f"trial {trials - 1} − trial 0 (paired by game)", "learnings after each trial"]
     rows = []
     for condition in dict.fromkeys(r["condition"] for r in results):
         mine = [r for r in results if r["condition"] == condition]
-        cells = [mean_std([r["scores"][t] for r in mine if t < len(r["scores"])]) for t in range(trials)]
+        cells = [bootstrap_ci([r["scores"][t] for r in mine if t < len(r["scores"])]).format(1)
+                 for t in range(trials)]
+        change = paired([r["scores"][trials - 1] for r in mine], [r["scores"][0] for r in mine]).format(1)
         kept = " / ".join(f"{statistics.fmean(r['learnings'][t] for r in mine):.1f}" for t in range(trials))
-        rows.append([condition, *cells, kept])
+        rows.append([condition, *cells, change, kept])
     return markdown_table(header, rows)
 
 
@@ -169,10 +179,13 @@ def verdict(results: list[dict[str, Any]], trials: int) -> str:
         mine = [r for r in results if r["condition"] == condition]
         first = statistics.fmean(r["scores"][0] for r in mine)
         last = statistics.fmean(r["scores"][trials - 1] for r in mine)
-        trend = "rose" if last > first else "fell" if last < first else "did not change"
+        change = paired([r["scores"][trials - 1] for r in mine], [r["scores"][0] for r in mine]).difference
+        said = ("rose" if change.mean > 0 else "fell") if change.excludes(0.0) else (
+            "too few games to tell" if change.n < 2 else
+            "did not change detectably (the interval of the change includes 0)")
         lines.append(
-            f"- {condition}: mean score {trend} from {first:.1f} (trial 0) to {last:.1f} "
-            f"(trial {trials - 1})."
+            f"- {condition}: the mean score went from {first:.1f} (trial 0) to {last:.1f} (trial {trials - 1}): "
+            f"{said}."
         )
     return "\n".join(lines)
 
@@ -182,13 +195,15 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     model = capped_chat_model(args.llm, args.max_new_tokens)
     store = RunStore()
-    caps = {seed: step_cap({**COOKING, "game_seed": seed}) for seed in range(1, args.games + 1)}
+    caps = {(seed, f): step_cap({**COOKING, "game_seed": seed}, f)
+            for seed in range(1, args.games + 1) for f in args.cap_factors}
     total = sum(caps.values()) * args.trials * len(args.conditions)
     results = []
     with tqdm(total=total, desc="clin bench (steps, at most)", unit="step") as bar:
         for condition in args.conditions:
-            for seed in caps:
-                results.append(run_game(store, model, args, condition, seed, bar))
+            for factor in args.cap_factors:
+                for seed in range(1, args.games + 1):
+                    results.append(run_game(store, model, args, condition, seed, factor, bar))
     body = report(args, results)
     print(body)
     print(f"\nwritten to {write_report('clin', 'CLIN Adapt on tw-cooking: score per trial', body)}")
@@ -198,19 +213,22 @@ def main(argv: list[str]) -> int:
 def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
     """The Markdown body of ``docs/clin.md``."""
     command = "memlab bench clin " + " ".join(
-        ["--quick"] * args.quick + [f"--games {args.games}", f"--trials {args.trials}", f"--llm {args.llm}"]
+        ["--quick"] * args.quick + [f"--games {args.games}", f"--trials {args.trials}", f"--llm {args.llm}",
+                                    f"--conditions {','.join(args.conditions)}",
+                                    f"--cap-factors {','.join(f'{f:g}' for f in args.cap_factors)}"]
     )
     return f"""Command: `{command}` (embedded generation cap {args.max_new_tokens} new tokens).
 
 Setup: CLIN in Adapt mode on {args.games} tw-cooking games (options {COOKING}, game_seed 1..{args.games}),
-{args.trials} trials each; a trial ends when the game is won or lost or after 1.5 x the walkthrough length
-(the step cap). Score = 100 x points / max points (a lost game keeps the points it had; CLIN's own
+{args.trials} trials each; a trial ends when the game is won or lost or after the step cap, a multiple of the
+walkthrough length: {', '.join(f'{f:g}x' for f in args.cap_factors)} (1.5x is CLIN's rule; it applies from
+step 0 here, as TextWorld has no teleport, so trial 0 has little room to explore; 3x leaves that room). Score = 100 x points / max points (a lost game keeps the points it had; CLIN's own
 memory generator sees -100 for it). Actor: `{args.llm}` (on the embedded model the action is
 the admissible command with the highest mean log-likelihood given the prompt, learnings included).
 Generator: `deterministic` = credit assignment over the trace (no LLM); `llm` = the actor's LLM writing the
 learnings from CLIN's generator prompt.
 
-## Score per trial (mean ± std over games)
+## Score per trial (mean [95% bootstrap interval over games])
 
 {summary_table(results, args.trials)}
 
