@@ -10,7 +10,10 @@ Chromium (``make browser`` installs it) and captures each page:
 * ``explore-llm.png``: a full-history run in TextWorld (rooms map, thoughts, the LLM's context window);
 * ``compare.png``: full-history (embedded LLM) vs random on the same MiniGrid layout and seed;
 * ``probes.png``: the probes panel of an AriGraph run (embedded LLM) on the forced walkthrough of a
-  tw-cooking game: the step's questions, where the memory's text shows each answer, the model's answers.
+  tw-cooking game: the step's questions, where the memory's text shows each answer, the model's answers;
+* ``example-arigraph.png``, ``example-schemas.png``: two of the first-run examples (Home's "Try the
+  examples", ``memlab examples``) in Explore at the step each opens at: AriGraph's memory graph and
+  readable thoughts, the graph-schemas agent's latent graph and room map.
 
 Usage: ``.venv/bin/python scripts/screenshots.py [--out assets/screenshots] [--llm-steps 6]``
 """
@@ -61,6 +64,12 @@ def record(home: Path, llm_steps: int) -> dict[str, str]:
     for seed in (1, 2):
         execute(RunConfig(env_id="minigrid:MiniGrid-DoorKey-8x8-v0", agent_id="random", seed=seed,
                           max_steps=60, label="screenshots"), store)
+    from lab.examples import record_examples
+
+    for example in record_examples(store):
+        agent = store.get_run(example.run_id).config.agent_id
+        if agent in ("arigraph", "graph-schemas") and f"example-{agent}" not in runs:
+            runs[f"example-{agent}"] = f"{example.run_id}:{example.step}"
     return runs
 
 
@@ -111,6 +120,11 @@ def shoot(url: str, runs: dict[str, str], out: Path) -> None:
         page.get_by_text("Probes: what the memory knows (ground truth)", exact=True).first.scroll_into_view_if_needed()
         page.wait_for_timeout(1000)
         page.screenshot(path=out / "probes.png")
+        for agent, name in (("arigraph", "example-arigraph"), ("graph-schemas", "example-schemas")):
+            run_id, step = runs[f"example-{agent}"].split(":")
+            page.goto(f"{url}/explore?run={run_id}&step={step}")
+            settle(page, f"rendered step {step}")
+            page.screenshot(path=out / f"{name}.png")
         page.goto(f"{url}/compare?runs={runs['grid-llm']},{runs['random']}&step=2")
         settle(page, "rendered step 2")
         page.screenshot(path=out / "compare.png")
