@@ -35,7 +35,7 @@ from minigrid.core.world_object import Floor, Wall
 from minigrid.minigrid_env import MiniGridEnv
 from pydantic import Field, field_validator
 
-from lab.core.env import EnvOptions, EnvSpec, Observation
+from lab.core.env import EnvOptions, EnvSpec, Observation, replay_frames
 from envs.text_render import render_text
 
 FLOOR_COLOURS = ("red", "green", "blue", "yellow")
@@ -430,15 +430,8 @@ def render_frames(env_id: str, options: dict[str, Any], seed: int, actions: list
     """Replay a trial: the RGB frame after reset and after each action."""
     spec = next(s for s in SPECS if s.id == env_id)
     env = AliasedRoomEnv(env_id, spec.options.model_validate(options), render_mode="rgb_array")
-    try:
-        env.reset(seed)
-        frames = [env.render()]
-        for action in actions:
-            env.step(action)
-            frames.append(env.render())
-        return frames
-    finally:
-        env.close()
+    env.reset(seed)
+    return replay_frames(env, actions)
 
 
 def frame_png(frame: np.ndarray) -> bytes:

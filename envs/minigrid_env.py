@@ -22,7 +22,7 @@ import numpy as np
 from minigrid.core.actions import Actions
 from pydantic import Field, field_validator
 
-from lab.core.env import EnvOptions, EnvSpec, Observation
+from lab.core.env import EnvOptions, EnvSpec, Observation, replay_frames
 from envs.registry import parse_options
 from envs.text_render import carried_object, render_text
 from lab.core.errors import MissingDependencyError, UnknownIdError
@@ -172,15 +172,7 @@ def _replay_env(env_id: str, options: dict[str, Any], seed: int) -> MiniGridEnv:
 
 def render_frames(env_id: str, options: dict[str, Any], seed: int, actions: list[str]) -> list[np.ndarray]:
     """Replay a trial: the RGB frame after reset and after each action (unknown actions are no-ops)."""
-    env = _replay_env(env_id, options, seed)
-    try:
-        frames = [env.render()]
-        for action in actions:
-            env.step(action)
-            frames.append(env.render())
-        return frames
-    finally:
-        env.close()
+    return replay_frames(_replay_env(env_id, options, seed), actions)
 
 
 def render_frame(

@@ -31,7 +31,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from lab.core.env import EnvOptions, EnvSpec, Observation
+from lab.core.env import EnvOptions, EnvSpec, Observation, replay_frames
 from envs.room_episodes import Episode, candidates, explore, generate, visible_classes
 from envs.room_world import (
     FAMILIES,
@@ -253,15 +253,8 @@ class RoomRecallEnv:
 def render_frames(env_id: str, options: dict[str, Any], seed: int, actions: list[str]) -> list[np.ndarray]:
     """Replay a trial: the full-grid RGB frame after reset and after each action."""
     env = RoomRecallEnv(env_id, RoomRecallOptions.model_validate(options), render_mode="rgb_array")
-    try:
-        env.reset(seed=seed)
-        frames = [env.render()]
-        for action in actions:
-            env.step(action)
-            frames.append(env.render())
-        return frames
-    finally:
-        env.close()
+    env.reset(seed=seed)
+    return replay_frames(env, actions)
 
 
 SPECS: list[EnvSpec] = [

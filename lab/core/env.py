@@ -96,3 +96,15 @@ class EnvSpec:
     frames: Callable[[str, dict[str, Any], int, list[str]], list[np.ndarray]] | None = None
     """For a grid env: ``frames(env_id, options, seed, actions)`` replays a trial and returns the RGB frame
     after reset and after each action (what Explore and the HTML export show); None: no frames."""
+
+
+def replay_frames(env: Any, actions: list[str]) -> list[np.ndarray]:
+    """The RGB frame of an env just reset, then after each of ``actions``; the env is closed after."""
+    try:
+        frames = [env.render()]
+        for action in actions:
+            env.step(action)
+            frames.append(env.render())
+        return frames
+    finally:
+        env.close()
