@@ -85,8 +85,9 @@ def minigrid_frame(env_id: str, options: dict[str, Any], seed: int, actions: lis
 def grid_env_frame(env_id: str, options: dict[str, Any], seed: int, actions: list[str], trial_key: str = "",
                    tile_size: int = TILE) -> np.ndarray:
     """The RGB frame after ``actions`` of any grid env: MiniGrid ids through :func:`minigrid_frame` (its
-    checkpoints), the lab's own grid envs through their spec's ``frames`` replay, kept per trial so that a
-    step change within a trial replays once. Raises :class:`LabError` for an env without frames."""
+    checkpoints), the lab's own grid envs through their spec's ``frames`` replay, kept per trial: a step at
+    or before the last one replayed reuses it, a later one replays the trial again (these envs step in
+    microseconds). Raises :class:`LabError` for an env without frames."""
     if env_id.startswith(SPEC.id):
         return minigrid_frame(env_id, options, seed, actions, trial_key=trial_key, tile_size=tile_size)
     spec = get_spec(env_id)
