@@ -190,7 +190,8 @@ def test_batched_equals_unbatched_and_chunked_fp32(scorer32: ActionScorer, monke
     torch.testing.assert_close(torch.tensor(scorer32.score(MESSAGES, options)), batched, rtol=1e-4, atol=1e-4)
 
 
-def test_variants_share_their_prefix_and_equal_scoring_each_fp32(scorer32: ActionScorer) -> None:
+def test_variants_share_their_prefix_and_equal_scoring_each_fp32(scorer32: ActionScorer,
+                                                                   monkeypatch: Any) -> None:
     """Prompts that share a prefix (attribution's leave-one-out ones): the prefix-sharing pass equals scoring
     each one (fp32), for a prompt equal to the first, one longer, shorter ones and one that differs early."""
     memory = ["kitchen, has exit, west", "apple, is on, counter", "knife, is on, counter"]
@@ -207,6 +208,9 @@ def test_variants_share_their_prefix_and_equal_scoring_each_fp32(scorer32: Actio
     torch.testing.assert_close(shared, each, rtol=1e-4, atol=1e-4)
     assert shared[0, 0] == shared[0, -1] and not torch.equal(shared[0], shared[2])
     assert scorer32.score_variants([], options) == [] and scorer32.score_variants(variants[:1], []) == [[]]
+    monkeypatch.setattr(scorer_mod, "LOGIT_BUDGET_TOKENS", 8)  # the candidates in several packs per prompt
+    assert len(list(scorer32._packs([scorer32.option_ids(o) for o in options]))) > 2
+    torch.testing.assert_close(torch.tensor(scorer32.score_variants(variants, options)), each, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.slow

@@ -255,20 +255,41 @@ class ActionScorer:
             shared = next((k for k, (a, b) in enumerate(zip(base, prompt)) if a != b), min(len(base), len(prompt)))
             cache = copy.deepcopy(base_cache)
             if shared == len(prompt) == len(base):
-                rows.append(self._score_packed(cache, len(base), [], candidates, base_last))
-                continue
-            shared = min(shared, len(prompt) - 1)  # at least one token runs: its logits start the reply
-            if shared < len(base):
-                cache.crop(shared - len(base))  # a negative count removes that many positions from the end
-            rows.append(self._score_packed(cache, shared, prompt[shared:], candidates))
+                start, rest, last = len(base), [], base_last
+            else:
+                shared = min(shared, len(prompt) - 1)  # at least one token runs: its logits start the reply
+                if shared < len(base):
+                    cache.crop(shared - len(base))  # a negative count removes that many positions from the end
+                start, rest, last = shared, prompt[shared:], None
+            scores: list[float] = []
+            for chunk in self._packs(candidates):
+                found, last = self._score_packed(cache, start, rest, chunk, last)
+                scores.extend(found)
+                cache.crop(-sum(len(c) for c in chunk))  # back to the prompt for the next chunk
+                start, rest = len(prompt), []
+            rows.append(scores)
         return rows
 
+    @staticmethod
+    def _packs(candidates: list[list[int]]) -> Iterator[list[list[int]]]:
+        """Candidates in consecutive groups of at most ``LOGIT_BUDGET_TOKENS`` tokens (at least one each)."""
+        group: list[list[int]] = []
+        for cand in candidates:
+            if group and sum(map(len, group)) + len(cand) > LOGIT_BUDGET_TOKENS:
+                yield group
+                group = []
+            group.append(cand)
+        if group:
+            yield group
+
     def _score_packed(
-        self, cache: Any, start: int, rest: list[int], candidates: list[list[int]], last: torch.Tensor | None = None
-    ) -> list[float]:
+        self, cache: Any, start: int, rest: list[int], candidates: list[list[int]], last: torch.Tensor | None
+    ) -> tuple[list[float], torch.Tensor]:
         """One forward pass after a cache of ``start`` positions: the prompt's ``rest`` (causal), then every
         candidate, each at positions ``start + len(rest) ..`` attending to the whole prompt and to its own
-        earlier tokens only. ``last``: the logits after the prompt when ``rest`` is empty."""
+        earlier tokens only. ``last``: the logits after the prompt when ``rest`` is empty. Logits are kept
+        for the rows that predict a candidate token only. Returns the scores and the logits after the
+        prompt."""
         device, dtype = self.model.device, self.model.dtype
         prompt_len = start + len(rest)
         flat = rest + [tok for cand in candidates for tok in cand]
@@ -283,16 +304,20 @@ class ActionScorer:
         allowed = torch.cat([torch.ones(len(flat), start, dtype=torch.bool, device=device), sees], dim=1)
         mask = torch.zeros(1, 1, len(flat), start + len(flat), dtype=dtype, device=device)
         mask.masked_fill_(~allowed, torch.finfo(dtype).min)  # (1, 1, N, start + N): additive
+        skip = max(len(rest) - 1, 0)  # rows of the rest whose predictions nothing reads
         out = self.model(input_ids=torch.tensor([flat], device=device), attention_mask=mask, position_ids=positions,
-                         use_cache=True, **{self._cache_kw: cache})
-        logp = out.logits[0].float().log_softmax(-1)  # (N, V): row i predicts the token after flat[i]
-        first = (logp[len(rest) - 1] if rest else last.float().log_softmax(-1))  # (V,)
-        scores, at = [], len(rest)
+                         use_cache=True, logits_to_keep=len(flat) - skip, **{self._cache_kw: cache})
+        logp = out.logits[0].float().log_softmax(-1)  # (N - skip, V): row i predicts the token after flat[skip + i]
+        if rest:
+            last = out.logits[0, 0]
+        assert last is not None, "the logits after the prompt are needed when nothing of it runs"
+        first = last.float().log_softmax(-1)  # (V,)
+        scores, at = [], len(rest) - skip
         for cand in candidates:
             picked = [first[cand[0]]] + [logp[at + j - 1, cand[j]] for j in range(1, len(cand))]
             scores.append(float(torch.stack(picked).mean()))
             at += len(cand)
-        return scores
+        return scores, last
 
     @torch.no_grad()
     def _score_each(self, prompt: list[int], candidates: list[list[int]]) -> list[float]:
