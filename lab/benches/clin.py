@@ -159,7 +159,7 @@ def games_table(results: list[dict[str, Any]]) -> str:
     ]
     return markdown_table(
         [
-            "generator",
+            "generator, step cap",
             "game_seed",
             "step cap",
             "score per trial (won / lost)",

@@ -95,7 +95,7 @@ def accuracy(run: dict, cap: int, family: str, key: str = "outcomes") -> float:
 def accuracy_table(stats: dict[str, list[dict]], capacities: tuple[int, ...], key: str = "outcomes") -> str:
     """Rows variant x L, columns the query families: mean [95% bootstrap interval over seeds]."""
     rows = [
-        [v, cap] + [bootstrap_ci([accuracy(r, cap, f, key) for r in runs]).format().rsplit(" (n=", 1)[0]
+        [v, cap] + [bootstrap_ci([accuracy(r, cap, f, key) for r in runs]).format(count=False)
                     for f in FAMILIES]
         for v, runs in stats.items()
         if all(r[key] for r in runs)
@@ -108,7 +108,7 @@ def pooled_table(stats: dict[str, list[dict]], capacities: tuple[int, ...]) -> s
     """The same cells pooled over seeds, with the 95% bootstrap interval over queries."""
     rows = [
         [v, cap] + [bootstrap_ci(np.concatenate([r["outcomes"][str(cap)][f] for r in runs]).astype(float))
-                    .format().rsplit(" (n=", 1)[0] for f in FAMILIES]
+                    .format(count=False) for f in FAMILIES]
         for v, runs in stats.items()
         for cap in capacities
     ]
@@ -213,7 +213,7 @@ def speed_table(stats: dict[str, list[dict]]) -> str:
             seconds, steps = np.mean([s["t90_q1_s"] for s in hit]), np.mean([s["t90_q1_step"] for s in hit])
             t90 = f"{seconds:.0f} s / {steps:.0f} steps ({len(hit)}/{len(runs)} seeds)"
         best = max(max((c[2] for c in s["q1_curve"]), default=0.0) for s in runs)
-        rows.append([variant, bootstrap_ci([s["steps_per_s"] for s in runs]).format(1).rsplit(" (n=", 1)[0], t90,
+        rows.append([variant, bootstrap_ci([s["steps_per_s"] for s in runs]).format(1, count=False), t90,
                      f"{best:.2f}"])
     header = ["variant", "train steps/s", "time to 90 % Q1 (train time / steps)", "best Q1 probe"]
     return markdown_table(header, rows)

@@ -258,7 +258,7 @@ def summarise(results: list[dict], grid_moves: bool = True) -> list[object]:
     model_ms = [1000 * r["model_s"] for r in planned]
     return [
         len(results),
-        bootstrap_ci([float(r["won"]) for r in results]).format().rsplit(" (n=", 1)[0],
+        bootstrap_ci([float(r["won"]) for r in results]).format(count=False),
         f"{len(seen) / len(results):.2f}",
         f"{len(won) / max(1, len(seen)):.2f}",
         f"{len(optimal) / max(1, len(planned)):.2f}" if grid_moves else "-",

@@ -94,13 +94,15 @@ class Bootstrap:
         """Whether the interval lies wholly on one side of ``value`` (False without an interval)."""
         return not math.isnan(self.low) and (self.low > value or self.high < value)
 
-    def format(self, digits: int = 2) -> str:
-        """``0.60 [0.50, 0.70] (n=3)``; ``0.40 (n=1)`` without an interval; ``–`` without values."""
+    def format(self, digits: int = 2, count: bool = True) -> str:
+        """``0.60 [0.50, 0.70] (n=3)``; ``0.40 (n=1)`` without an interval; ``–`` without values. Without
+        ``count`` the ``(n=...)`` is left out (a table whose caption gives n)."""
         if self.n == 0:
             return "–"
+        n = f" (n={self.n})" if count else ""
         if math.isnan(self.low):
-            return f"{self.mean:.{digits}f} (n={self.n})"
-        return f"{self.mean:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}] (n={self.n})"
+            return f"{self.mean:.{digits}f}{n}"
+        return f"{self.mean:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]{n}"
 
     def __str__(self) -> str:
         return self.format()
@@ -113,6 +115,8 @@ def bootstrap_ci(values: Sequence[float], level: float = LEVEL, seed: int = 0) -
 
     >>> str(bootstrap_ci([1.0, 1.0, 1.0]))
     '1.00 [1.00, 1.00] (n=3)'
+    >>> bootstrap_ci([1.0, 1.0, 1.0]).format(1, count=False)
+    '1.0 [1.0, 1.0]'
     >>> iv = bootstrap_ci([-1.0, 1.0] * 10)
     >>> round(iv.mean, 6), -0.5 < iv.low < 0 < iv.high < 0.5
     (0.0, True)
