@@ -2,7 +2,8 @@
 
 (a) normalised score and agent steps of ``arigraph``, ``arigraph-full-history``, ``summary``, ``rag`` and
     ``reflexion`` (several trials; its last trial's score) with the embedded model on tw-hunt, tw-cooking (the
-    paper's settings) and tw-clean, several seeds, mean ± std; the same on the paper's game files.
+    paper's settings) and tw-clean, several seeds, mean [95% bootstrap CI]; the same on the paper's game
+    files; ``arigraph`` against each baseline paired on the same game and seed.
 (b) memory fidelity with a walkthrough policy: recall and precision of the graph built by the
     ``oracle`` (upper bound), ``rules`` and ``llm`` extractors.
 (c) semantic-search latency p50/p95 at 1k/5k/20k triplets, cached index vs the reference's
@@ -32,6 +33,7 @@ from agents.arigraph.extract import (
     rules_outdated,
 )
 from lab.benches.arigraph_latency import run_latency
+from lab.core.stats import bootstrap_ci, paired
 from agents.arigraph.memory import AriGraphMemory
 from agents.arigraph.planact import preprocess
 from agents.arigraph.retrieval import HashEncoder
@@ -158,7 +160,8 @@ def _key(config: Any) -> str:
 
 def agreement_table(results: list[dict], reference: str = "arigraph") -> str:
     """Rows: game family; columns: the other agents; cells: the share of trial-0 steps whose action equals
-    ``reference``'s at the same step (mean ± std over seeds). 1.00 means the memory changed nothing."""
+    ``reference``'s at the same step (mean [95% bootstrap CI] over seeds). 1.00 means the memory changed
+    nothing."""
     others = [a for a in dict.fromkeys(r["agent"] for r in results) if a != reference]
     base = {(r["row"], r["run"]): r["actions"] for r in results if r["agent"] == reference}
     rows = []
@@ -171,7 +174,7 @@ def agreement_table(results: list[dict], reference: str = "arigraph") -> str:
                 for r in results
                 if r["row"] == label and r["agent"] == agent and (label, r["run"]) in base
             ]
-            cells.append(mean_std(shares))
+            cells.append(interval(shares))
         rows.append([label, *cells])
     return markdown_table(["game", *others], rows)
 
@@ -182,30 +185,29 @@ def normalised(score: float, max_score: float | None) -> float:
 
 
 def trials_table(results: list[dict]) -> str:
-    """Rows: game family; columns: trial 1..N of the multi-trial runs (``reflexion``), mean ± std."""
+    """Rows: game family; columns: trial 1..N of the multi-trial runs (``reflexion``), mean [95% CI]."""
     multi = [r for r in results if len(r["trial_scores"]) > 1]
     if not multi:
         return ""
     labels = list(dict.fromkeys(r["row"] for r in multi))
     n = max(len(r["trial_scores"]) for r in multi)
     rows = [
-        [label, *(mean_std([r["trial_scores"][i] for r in multi if r["row"] == label
+        [label, *(interval([r["trial_scores"][i] for r in multi if r["row"] == label
                             and len(r["trial_scores"]) > i]) for i in range(n))]
         for label in labels
     ]
     return markdown_table(["game (reflexion)", *(f"trial {i + 1}" for i in range(n))], rows)
 
 
-def mean_std(values: list[float], digits: int = 2) -> str:
-    """``mean ± std`` (std 0 for one value)."""
-    if not values:
-        return "-"
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.{digits}f} ± {std:.{digits}f}"
+def interval(values: list[float], digits: int = 2) -> str:
+    """``mean [low, high]``: the 95% percentile-bootstrap interval over seeds (the mean alone for one value,
+    ``–`` for none); n is in the table's caption or cell."""
+    return bootstrap_ci(values).format(digits, count=False)
 
 
 def scores_table(results: list[dict]) -> str:
-    """Rows: game family; columns: agents; cells: normalised score and steps (mean ± std over seeds)."""
+    """Rows: game family; columns: agents; cells: normalised score (mean [95% bootstrap CI] over seeds) and
+    mean agent steps."""
     labels = list(dict.fromkeys(r["row"] for r in results))
     agents = list(dict.fromkeys(r["agent"] for r in results))
     rows = []
@@ -213,12 +215,29 @@ def scores_table(results: list[dict]) -> str:
         cells = []
         for agent in agents:
             runs = [r for r in results if r["row"] == label and r["agent"] == agent]
-            cells.append(
-                f"{mean_std([r['score'] for r in runs])} ({mean_std([r['steps'] for r in runs], 0)} steps,"
-                f" n={len(runs)})"
-            )
+            steps = sum(r["steps"] for r in runs) / len(runs) if runs else 0.0
+            cells.append(f"{interval([r['score'] for r in runs])} ({steps:.0f} steps, n={len(runs)})")
         rows.append([label, *cells])
     return markdown_table(["game", *agents], rows)
+
+
+def paired_table(results: list[dict], reference: str = "arigraph") -> str:
+    """Rows: the other agents; columns: each game family and all of them pooled; cells: ``reference``'s
+    normalised score minus the agent's on the same game and seed (mean [95% bootstrap CI], wins-losses-ties
+    of ``reference``, two-sided sign-test p)."""
+    scores = {(r["agent"], r["row"], r["run"]): r["score"] for r in results}
+    labels = list(dict.fromkeys(r["row"] for r in results))
+    others = [a for a in dict.fromkeys(r["agent"] for r in results) if a != reference]
+    rows = []
+    for agent in others:
+        cells = []
+        for chosen in [[label] for label in labels] + [labels]:
+            units = [(row, run) for (a, row, run) in scores if a == reference and row in chosen
+                     and (agent, row, run) in scores]
+            cells.append(paired([scores[(reference, *u)] for u in units],
+                                [scores[(agent, *u)] for u in units]).format() if units else "–")
+        rows.append([agent, *cells])
+    return markdown_table([f"{reference} minus", *labels, "all games"], rows)
 
 
 # --- (b) fidelity ----------------------------------------------------------------------------
@@ -387,12 +406,19 @@ def main(argv: list[str]) -> int:
         limits = cap or "the paper (150; cooking 60)"
         body += ["## (a) Normalised score and agent steps", ran,
                  f"{seeds} seed(s) per generated game; step cap {limits}; {chars} characters per prompt "
-                 "section; the paper's files are played once (greedy scoring is deterministic).",
+                 "section; the paper's files are played once (greedy scoring is deterministic). Cells: "
+                 "mean normalised score [95% percentile-bootstrap interval over seeds; the mean alone for "
+                 "one run] (mean agent steps, n runs).",
                  scores_table(results),
+                 "`arigraph` minus each baseline on the same game and seed (the pooled column counts every "
+                 "game and seed as one unit): mean difference [95% bootstrap CI], wins-losses-ties, "
+                 "two-sided sign test:",
+                 paired_table(results),
                  "Reflexion's cell is its last trial; steps are per trial. Its score per trial:",
                  trials_table(results) or "(no multi-trial runs)",
                  "Share of trial-0 steps on which each agent chose the same action as `arigraph` at the same "
-                 "step (1.00: its memory changed no choice of the actor):",
+                 "step (1.00: its memory changed no choice of the actor), mean [95% bootstrap CI] over "
+                 "seeds:",
                  agreement_table(results),
                  f"Runs that did not finish cleanly: {failed or 'none'}."]
         report(body)

@@ -24,6 +24,7 @@ from agents.baselines.full_history import FullHistoryConfig, HistoryMemory
 from lab.benches import capped_chat_model, markdown_table, write_report
 from lab.core.llm.client import estimate_tokens
 from lab.core.records import LLMCall, RunConfig, Step
+from lab.core.stats import bootstrap_ci, paired
 from lab.runner import execute
 from lab.store import RunStore
 
@@ -277,23 +278,62 @@ def runs_table(results: list[dict[str, Any]]) -> str:
     )
 
 
-def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
-    """The Markdown body of ``docs/hiagent.md``."""
+PAPER_RATIO = 65.0
+"""HiAgent's context tokens as a share of the full-history baseline's in the paper: 64.98% [HP Table 1]."""
+
+
+def ratio_rows(results: list[dict[str, Any]]) -> list[list[str]]:
+    """Mean HiAgent / full-history ratios over games with their 95% bootstrap intervals, and where each
+    interval stands against 100% (no saving) and the paper's 65%."""
     groups = triples(results)
 
-    def average(measure: Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], float]) -> float:
+    def cell(measure: Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], float]) -> str:
         values = [v for v in (measure(*group) for group in groups) if not math.isnan(v)]
-        return mean(values) if values else NAN
+        iv = bootstrap_ci(values)
+        if not iv.n:
+            return "–"
+        if math.isnan(iv.low):
+            return f"{iv.mean:.1f}% (n=1)"
+        where = ("below 100%" if iv.high < 100 else "above 100%" if iv.low > 100 else "includes 100%")
+        paper = "includes 65%" if iv.low <= PAPER_RATIO <= iv.high else "excludes 65%"
+        return f"{iv.mean:.1f}% [{iv.low:.1f}, {iv.high:.1f}] (n={iv.n}; {where}, {paper})"
 
-    means = {
-        "act": average(lambda hi, bare, full: ratio(hi, full, "act_tokens")),
-        "act_same": average(lambda hi, bare, full: same_trajectory_prompt(hi, full)),
-        "bare_act": average(lambda hi, bare, full: ratio(bare, full, "act_tokens")),
-        "bare_act_same": average(lambda hi, bare, full: same_trajectory_prompt(bare, full)),
-        "memory": average(lambda hi, bare, full: ratio(hi, full, "memory_tokens")),
-        "memory_same": average(lambda hi, bare, full: same_trajectory(hi)),
-        "bare_memory_same": average(lambda hi, bare, full: same_trajectory(bare)),
-    }
+    return [
+        ["action prompt, own runs", cell(lambda hi, bare, full: ratio(hi, full, "act_tokens")),
+         cell(lambda hi, bare, full: ratio(bare, full, "act_tokens"))],
+        ["action prompt, same trajectory", cell(lambda hi, bare, full: same_trajectory_prompt(hi, full)),
+         cell(lambda hi, bare, full: same_trajectory_prompt(bare, full))],
+        ["memory text, same trajectory", cell(lambda hi, bare, full: same_trajectory(hi)),
+         cell(lambda hi, bare, full: same_trajectory(bare))],
+        ["memory text, own runs", cell(lambda hi, bare, full: ratio(hi, full, "memory_tokens")), ""],
+    ]
+
+
+def normalised(result: dict[str, Any]) -> float:
+    """Score over max score (0 when the game has none or the variant did not run)."""
+    score, top = result["score"], result.get("max_score")
+    return score / top if top and not math.isnan(score) else 0.0
+
+
+def paired_rows(results: list[dict[str, Any]]) -> list[list[str]]:
+    """Each HiAgent variant minus full-history on the same game: normalised score, action-prompt tokens per
+    step and all prompt tokens per step, with bootstrap intervals and the sign test."""
+    rows = []
+    for variant in ("hiagent", "hiagent-no-example"):
+        both = pairs(results, variant)
+        if not both:
+            continue
+        rows.append([
+            variant,
+            paired([normalised(hi) for hi, _ in both], [normalised(full) for _, full in both]).format(),
+            paired([hi["act_tokens"] for hi, _ in both], [full["act_tokens"] for _, full in both]).format(0),
+            paired([hi["all_tokens"] for hi, _ in both], [full["all_tokens"] for _, full in both]).format(0),
+        ])
+    return rows
+
+
+def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
+    """The Markdown body of ``docs/hiagent.md``."""
     command = "memlab bench hiagent " + " ".join(
         ["--quick"] * args.quick
         + [
@@ -338,6 +378,10 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
         ],
         memory_rows(results),
     )
+    ratios = markdown_table(["measure", "HiAgent", "HiAgent, no example"], ratio_rows(results))
+    differences = markdown_table(
+        ["variant", "normalised score", "action prompt tok/step", "all prompt tok/step"], paired_rows(results)
+    )
     return f"""Command: `{command}` (embedded generation cap {args.max_new_tokens} new tokens).
 
 Setup: HiAgent, HiAgent without its one-shot example ("no example", which makes its prompt hold what
@@ -362,14 +406,15 @@ history); "all tok/step" adds HiAgent's subgoal and summary calls.
 
 {memories}
 
-Means over games, HiAgent / full-history:
+Ratios over games (one HiAgent / full-history ratio per env and game_seed): mean [95% percentile-bootstrap
+interval], and where the interval stands against 100% (no saving) and the paper's 65%:
 
-| measure | HiAgent | HiAgent, no example |
-|---|---|---|
-| action prompt, own runs | {means["act"]:.1f}% | {means["bare_act"]:.1f}% |
-| action prompt, same trajectory | {means["act_same"]:.1f}% | {means["bare_act_same"]:.1f}% |
-| memory text, same trajectory | {means["memory_same"]:.1f}% | {means["bare_memory_same"]:.1f}% |
-| memory text, own runs | {means["memory"]:.1f}% | |
+{ratios}
+
+Paired on the same env and game_seed, HiAgent minus full-history: mean difference [95% bootstrap
+interval] (n pairs), wins-losses-ties (HiAgent higher), two-sided sign test:
+
+{differences}
 
 The paper reports ~65% context (~35% less) on AgentBoard with GPT-4, where both agents carry a
 few-shot example. Here only HiAgent carries one by default; the no-example variant shows the prompt

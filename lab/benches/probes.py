@@ -37,7 +37,7 @@ from agents.arigraph.config import EMBEDDED_PRESET
 from lab.benches import markdown_table, write_report
 from lab.benches.arigraph import COOK_NOTE, COOKING, PAPER_GAMES, paper_table
 from lab.core.records import ProbeResult, RunConfig, Step
-from lab.core.stats import Interval, mean_ci, paired_ci
+from lab.core.stats import bootstrap_ci, paired
 from lab.probes import FAMILIES, UNKNOWN
 
 LABEL = "bench probes"
@@ -196,24 +196,24 @@ def per_run(runs: list[RunProbes], what: str, keep: Any = lambda t, r: True) -> 
 
 
 def family_table(runs: list[RunProbes], what: str, families: tuple[str, ...]) -> str:
-    """Rows: variants; columns: families and all; cells: mean ± 95% CI over runs."""
+    """Rows: variants; columns: families and all; cells: mean [95% bootstrap CI] over runs."""
     labels = list(dict.fromkeys(r.variant for r in runs))
     columns = [per_run(runs, what, lambda t, r, f=f: r.family == f) for f in families]
     overall = per_run(runs, what, lambda t, r: r.family != "unseen")
-    rows = [[v, *(mean_ci(c.get(v, [])).format() for c in columns), mean_ci(overall.get(v, [])).format()]
-            for v in labels]
+    rows = [[v, *(bootstrap_ci(c.get(v, [])).format() for c in columns),
+             bootstrap_ci(overall.get(v, [])).format()] for v in labels]
     return markdown_table(["memory", *families, "all but unseen"], rows)
 
 
 def since_table(runs: list[RunProbes]) -> str:
-    """Evidence rate against steps since the fact was last in view (mean ± CI over runs with such probes)."""
+    """Evidence rate against steps since the fact was last in view (mean [CI] over runs with such probes)."""
     labels = list(dict.fromkeys(r.variant for r in runs))
     heads = [f"{lo}" if lo == hi else f"{lo}–{hi}" if hi < 10_000 else f"{lo}+" for lo, hi in BINS]
     cells = []
     for lo, hi in BINS:
         cells.append(per_run(runs, "evidence", lambda t, r, lo=lo, hi=hi: r.family != "unseen"
                              and r.last_seen is not None and lo <= t - r.last_seen <= hi))
-    rows = [[v, *(mean_ci(c.get(v, [])).format() for c in cells)] for v in labels]
+    rows = [[v, *(bootstrap_ci(c.get(v, [])).format() for c in cells)] for v in labels]
     return markdown_table(["memory", *(f"{h} steps" for h in heads)], rows)
 
 
@@ -228,10 +228,10 @@ def reader_table(runs: list[RunProbes]) -> str:
     abstain = per_run(answered, "abstain", lambda t, r: r.family == "unseen")
     rows = []
     for v in labels:
-        e, a = mean_ci(evidence.get(v, [])), mean_ci(answer.get(v, []))
-        gap = paired_ci(*_paired(answered, v, "evidence", "answer")) if a.n == e.n and e.n else Interval(0, 0, 0)
-        rows.append([v, e.format(), a.format(), gap.format(), mean_ci(given.get(v, [])).format(),
-                     mean_ci(without.get(v, [])).format(), mean_ci(abstain.get(v, [])).format()])
+        e, a = bootstrap_ci(evidence.get(v, [])), bootstrap_ci(answer.get(v, []))
+        gap = paired(*_paired(answered, v, "evidence", "answer")).format() if a.n == e.n and e.n else "–"
+        rows.append([v, e.format(), a.format(), gap, bootstrap_ci(given.get(v, [])).format(),
+                     bootstrap_ci(without.get(v, [])).format(), bootstrap_ci(abstain.get(v, [])).format()])
     return markdown_table(["memory", "evidence rate", "answer accuracy", "evidence − accuracy (paired)",
                            "accuracy, given evidence", "accuracy, no evidence", "unseen: abstains"], rows)
 
@@ -260,12 +260,13 @@ def hypothesis_table(runs: list[RunProbes]) -> tuple[str, list[str]]:
         for name, what, keep in measures:
             a, b = _by_unit(runs, ours, what, keep), _by_unit(runs, other, what, keep)
             units = sorted(a.keys() & b.keys())
-            diff = paired_ci([a[u] for u in units], [b[u] for u in units])
-            row.append(diff.format())
+            comparison = paired([a[u] for u in units], [b[u] for u in units])
+            diff = comparison.difference
+            row.append(comparison.format() if diff.n else "–")
             if diff.n:
                 better = diff.excludes(0) and (diff.mean > 0) == (what == "evidence")
                 word = "better" if better else "worse" if diff.excludes(0) else "no difference shown"
-                verdicts.append(f"{name}, {ours} − {other}: {diff.format()} → {word}")
+                verdicts.append(f"{name}, {ours} − {other}: {comparison.format()} → {word}")
         rows.append(row)
     return markdown_table([f"{ours} − …", *(m[0] for m in measures)], rows), verdicts
 
@@ -280,13 +281,13 @@ def _by_unit(runs: list[RunProbes], variant: str, what: str, keep: Any) -> dict[
 
 
 def game_table(runs: list[RunProbes]) -> str:
-    """Evidence rate (all but unseen) per game and variant, mean ± CI over seeds."""
+    """Evidence rate (all but unseen) per game and variant, mean [95% bootstrap CI] over seeds."""
     labels = list(dict.fromkeys(r.variant for r in runs))
     names = list(dict.fromkeys(r.game for r in runs))
     rows = []
     for name in names:
         values = per_run([r for r in runs if r.game == name], "evidence", lambda t, r: r.family != "unseen")
-        rows.append([name, *(mean_ci(values.get(v, [])).format() for v in labels)])
+        rows.append([name, *(bootstrap_ci(values.get(v, [])).format() for v in labels)])
     return markdown_table(["game", *labels], rows)
 
 
@@ -308,8 +309,8 @@ def fidelity_table(runs: list[RunProbes]) -> str:
     rows = []
     for v in dict.fromkeys(r.variant for r in runs if r.fidelity):
         chosen = [r for r in runs if r.variant == v and r.fidelity]
-        rows.append([v, mean_ci([r.fidelity["fidelity/recall"] for r in chosen]).format(),
-                     mean_ci([r.fidelity["fidelity/precision"] for r in chosen]).format()])
+        rows.append([v, bootstrap_ci([r.fidelity["fidelity/recall"] for r in chosen]).format(),
+                     bootstrap_ci([r.fidelity["fidelity/precision"] for r in chosen]).format()])
     return markdown_table(["memory", "recall (final)", "precision (final)"], rows)
 
 
@@ -330,9 +331,10 @@ def report(runs: list[RunProbes], args: argparse.Namespace, command: str, wall_s
         f"the runs took {sum(r.wall_s for r in runs) / 60:.0f} min). {__doc__.split(chr(10) + chr(10))[1]}",
         "Probes every %d steps and at the trial's end, %d per family; memories keep their default prompt "
         "budgets (AriGraph's family: 6,000 characters per section; full-history: 24,000); the embedded model "
-        "answers from the memory text's last 24,000 characters. Cells: mean ± 95%% Student-t interval over "
-        "runs (one run per game and seed), n = runs with such probes; a run's value is its share over its "
-        "probes." % (args.probe_every, args.per_family),
+        "answers from the memory text's last 24,000 characters. Cells: mean [95%% percentile-bootstrap "
+        "interval] over runs (one run per game and seed; the mean alone for one run), n = runs with such "
+        "probes; a run's value is its share over its probes. Paired cells add wins-losses-ties and the "
+        "two-sided sign test." % (args.probe_every, args.per_family),
         scope(args),
         "Finished runs per memory: " + ", ".join(f"{v} {n}" for v, n in counts.items()) + ". Runs that did not finish: "
         + ("; ".join(failed) if failed else "none") + ".",
@@ -351,7 +353,8 @@ def report(runs: list[RunProbes], args: argparse.Namespace, command: str, wall_s
         "### The paper's hypothesis, as measured",
         "AriGraph's claim [AP §4] is that its structured memory keeps more correct and fewer stale facts than "
         "full history, summary and RAG as episodes grow. Differences are paired by game and seed (the "
-        "trajectory is the same); a verdict needs the interval to exclude 0. Summary is part 2's (fewer, "
+        "trajectory is the same): mean [95% bootstrap CI], wins-losses-ties, sign test; a verdict needs the "
+        "interval to exclude 0. Summary is part 2's (fewer, "
         "shorter runs), so its pairs are fewer.",
     ]
     table, verdicts = hypothesis_table(runs)

@@ -28,30 +28,36 @@ def test_rates_are_shares_over_a_runs_probes_and_answers_count_only_answered_one
     assert rate([probe()], "answer") is None
 
 
-def test_family_cells_are_means_with_student_t_intervals_over_runs() -> None:
+def test_family_cells_are_means_with_bootstrap_intervals_over_runs() -> None:
     runs = [run("a", 1, [(4, probe(evidence=True)), (4, probe())]),  # 0.5
             run("a", 2, [(4, probe(evidence=True))]),  # 1.0
             run("a", 3, [(4, probe())])]  # 0.0
     table = family_table(runs, "evidence", ("location", "map"))
-    assert "| a | 0.50 ± 1.24 (n=3) | – | 0.50 ± 1.24 (n=3) |" in table  # t(0.975, 2) = 4.30, sd 0.5
+    # resampled means run from 0.0 (the empty run three times) to 1.0 (the full run three times)
+    assert "| a | 0.50 [0.00, 1.00] (n=3) | – | 0.50 [0.00, 1.00] (n=3) |" in table
 
 
 def test_the_hypothesis_pairs_runs_by_game_and_seed_and_needs_the_interval_to_exclude_zero() -> None:
     runs = []
-    for seed, (ours, theirs) in enumerate([(1.0, 0.0), (1.0, 0.5), (0.5, 0.0)], start=1):
-        mine = [(20, probe(evidence=True))] * int(ours * 2) + [(20, probe())] * (2 - int(ours * 2))
-        other = [(20, probe(evidence=True))] * int(theirs * 2) + [(20, probe())] * (2 - int(theirs * 2))
-        runs += [run("arigraph (rules)", seed, mine), run("full-history", seed, other)]
+    for seed, (ours, theirs) in enumerate([(1.0, 0.0), (0.5, 1.0), (0.5, 0.0)], start=1):
+        runs += [run("arigraph (rules)", seed, evidence_run(ours)),
+                 run("full-history", seed, evidence_run(theirs))]
     table, verdicts = hypothesis_table(runs)
-    assert "| full-history | 0.67 ± 0.72 (n=3) |" in table
+    assert "| full-history | +0.33 [-0.50, 1.00] (n=3), 2-1-0, sign test p=1 |" in table
     first = next(v for v in verdicts if v.startswith("evidence, all but unseen") and "full-history" in v)
-    assert first.endswith("→ no difference shown")  # 0.67 ± 0.72 crosses 0 with three pairs
-    runs += [run("arigraph (rules)", 4, [(20, probe(evidence=True))] * 2),
-             run("full-history", 4, [(20, probe())] * 2)]
+    assert first.endswith("→ no difference shown")  # one pair of three goes the other way
+    for seed in (4, 5, 6):
+        runs += [run("arigraph (rules)", seed, evidence_run(1.0)),
+                 run("full-history", seed, evidence_run(0.0))]
     _, verdicts = hypothesis_table(runs)
     first = next(v for v in verdicts if v.startswith("evidence, all but unseen") and "full-history" in v)
-    assert "(n=4)" in first and first.endswith("→ better")
+    assert "+0.67 [0.17, 1.00] (n=6), 5-1-0" in first and first.endswith("→ better")
     assert not any("rag" in v for v in verdicts)  # no rag runs: no pairs, no verdict
+
+
+def evidence_run(share: float) -> list:
+    """Two probes at step 20, ``share`` of them with evidence."""
+    return [(20, probe(evidence=True))] * int(share * 2) + [(20, probe())] * (2 - int(share * 2))
 
 
 def test_steps_since_seen_are_binned_and_unseen_probes_left_out() -> None:
@@ -71,5 +77,6 @@ def test_the_reader_table_sets_accuracy_beside_the_evidence_it_had() -> None:
                 answered=True) for s in (1, 2)]
     row = next(line for line in reader_table(runs).splitlines() if line.startswith("| a |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[1:] == ["0.67 ± 0.00 (n=2)", "0.67 ± 0.00 (n=2)", "0.00 ± 0.00 (n=2)", "0.50 ± 0.00 (n=2)",
-                         "1.00 ± 0.00 (n=2)", "1.00 ± 0.00 (n=2)"]
+    assert cells[1:] == ["0.67 [0.67, 0.67] (n=2)", "0.67 [0.67, 0.67] (n=2)",
+                         "+0.00 [0.00, 0.00] (n=2), 0-0-2, sign test p=1", "0.50 [0.50, 0.50] (n=2)",
+                         "1.00 [1.00, 1.00] (n=2)", "1.00 [1.00, 1.00] (n=2)"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lab.benches.hiagent import memory_rows, parse_args, prompt_rows, report
+from lab.benches.hiagent import memory_rows, paired_rows, parse_args, prompt_rows, report
 
 
 def result(agent: str, env: str, act: float, memory: float, same: float, score: float = 0.0) -> dict:
@@ -32,8 +32,19 @@ def test_rows_put_each_variant_beside_full_history_of_the_same_game() -> None:
     assert memory[5:8] == ["400", "75.0%", "50.0%"] and memory[10:13] == ["0/3", "1", "0/3"]
 
 
-def test_the_report_gives_the_means_over_games() -> None:
+def test_the_report_gives_the_means_over_games_with_their_intervals() -> None:
     text = " ".join(report(parse_args(["--seeds", "1"]), RESULTS).split())  # one line: the report wraps
-    assert "| action prompt, own runs | 233.3% | 75.0% |" in text  # (166.7 + 300) / 2; one game only
-    assert "| memory text, same trajectory | 62.5% | 50.0% |" in text  # (75 + 50) / 2
+    # (166.7 + 300) / 2; two games resample to either one or their mean; no example ran on one game only
+    assert ("| action prompt, own runs | 233.3% [166.7, 300.0] (n=2; above 100%, excludes 65%) "
+            "| 75.0% (n=1) |") in text
+    assert ("| memory text, same trajectory | 62.5% [50.0, 75.0] (n=2; below 100%, includes 65%) "
+            "| 50.0% (n=1) |") in text
     assert text.count("| hiagent-no-example | tw-cooking |") == 1
+
+
+def test_the_paired_rows_set_each_variant_against_full_history_on_the_same_games() -> None:
+    (hiagent, score, act, every), (bare, bare_score, *_) = paired_rows(RESULTS)
+    assert hiagent == "hiagent" and bare == "hiagent-no-example"
+    assert score == "+0.00 [0.00, 0.00] (n=2), 0-0-2, sign test p=1"
+    assert act == every == "+500 [400, 600] (n=2), 2-0-0, sign test p=0.5"  # +400 on cooking, +600 on hunt
+    assert bare_score == "+0.33 (n=1), 1-0-0, sign test p=1"  # one of three points on its one game
