@@ -484,6 +484,17 @@ def serve_llm_cmd(
           ready=lambda url: typer.echo(f"serving {llm} at {url}: export OPENAI_BASE_URL={url}", err=True))
 
 
+STREAMLIT_OPTIONS = (
+    "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    "--client.toolbarMode", "minimal",  # a local tool: no Deploy button
+    # Streamlit runs a full gc.collect() after every script run by default; in a process holding torch and
+    # the models that costs ~0.3 s, on every step change (measured with py-spy: docs/ui.md). Python's own
+    # generational collection still runs.
+    "--runner.postScriptGC", "false",
+)
+"""Options of every lab Streamlit server: ``memlab app``, the browser tests, ``bench ui``, screenshots."""
+
+
 @app.command("app")
 @guarded
 def app_cmd(port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8501,
@@ -501,8 +512,7 @@ def app_cmd(port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 850
         raise MissingDependencyError("memlab app", "streamlit")
     entry = Path(__file__).with_name("app.py")
     cmd = [sys.executable, "-m", "streamlit", "run", str(entry), "--server.address", address,
-           "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--client.toolbarMode", "minimal"]  # a local tool: no Deploy button
+           "--server.port", str(port), *STREAMLIT_OPTIONS]
     host = "localhost" if address == "127.0.0.1" else address
     typer.echo(f"Memory Agent Lab on http://{host}:{port}", err=True)
     sys.stdout.flush()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 from urllib.parse import urlencode
 
@@ -43,6 +45,19 @@ def page_setup(title: str) -> RunStore:
 def show_error(err: LabError) -> None:
     """A lab error as one ``st.error`` line, never a traceback."""
     st.error(str(err), icon=":material/error:")
+
+
+@contextmanager
+def on_demand(label: str, key: str, expanded: bool = False) -> Iterator[bool]:
+    """An expander whose body runs only while it is open; yields whether it is.
+
+    Streamlit computes and sends a plain expander's body even when it is closed; this one tracks its
+    state (opening it reruns the fragment or page around it), so heavy panels cost nothing on a step
+    change until they are opened. A ``key`` without the step and a fixed ``label`` keep it open as the
+    steps change (Streamlit's identity of the expander holds its label)."""
+    box = st.expander(label, expanded=expanded, key=key, on_change="rerun")
+    with box:
+        yield bool(box.open)
 
 
 def link(page: str, **params: Any) -> str:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lab.ui import link, no_steps_message, page_setup, pick_run
+from lab.ui import link, no_steps_message, on_demand, page_setup, pick_run
 from lab.views import data
 from lab.views.attribution import attributed_ids, why_panel
 from lab.views.charts import memory_size_figure, score_figure
@@ -60,15 +60,19 @@ def step_view() -> None:
         memory_view(store, info, index, key=f"explore:{info.run_id}", timeline=False,
                     attributed=attributed_ids(explained))
     if info.config.llm != "none":
-        with st.expander("Why this action? (each memory item left out of the decision prompt)"):
-            why_panel(store, info, step, explained, key=f"explore:{info.run_id}:{index}")
+        with on_demand("Why this action? (each memory item left out of the decision prompt)",
+                       key=f"explore:{info.run_id}:why") as shown:
+            if shown:
+                why_panel(store, info, step, explained, key=f"explore:{info.run_id}:{index}")
     if info.status != "running":
-        with st.expander("Fork from here (edit the memory as this step found it, then go on live)"):
-            fork_panel(store, info, index, key=f"explore:{info.run_id}:{index}")
+        with on_demand("Fork from here (edit the memory as this step found it, then go on live)",
+                       key=f"explore:{info.run_id}:fork") as shown:
+            if shown:
+                fork_panel(store, info, index, key=f"explore:{info.run_id}:{index}")
     st.markdown("##### Probes: what the memory knows (ground truth)")
     step_probes_panel(step, run_probes(store, str(store.path), info.run_id, info.n_steps))
     st.markdown("##### LLM calls (the context window of each call)")
-    llm_panel(step)
+    llm_panel(step, key=f"explore:{info.run_id}")
     st.caption(f"rendered step {index}")
 
 

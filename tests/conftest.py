@@ -82,13 +82,16 @@ PAGE_TIMEOUT = 60
 """Seconds an AppTest run of a page may take."""
 
 
-def page(name: str, **params: str) -> AppTest:
-    """A Streamlit page (``pages/<name>.py``) with query parameters set, run once by AppTest."""
+def page(name: str, opened: tuple[str, ...] = (), **params: str) -> AppTest:
+    """A Streamlit page (``pages/<name>.py``) with query parameters set, run once by AppTest; the on-demand
+    expanders keyed ``opened`` (``lab.ui.on_demand``) start open, as if the user had opened them."""
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"))
     for key, value in params.items():
         at.query_params[key] = value
+    for key in opened:
+        at.session_state[key] = True
     return at.run(timeout=PAGE_TIMEOUT)
 
 

@@ -8,6 +8,7 @@ gets a new key with each new step, a finished run is read once. The store handle
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 
 import pandas as pd
 import streamlit as st
@@ -59,14 +60,42 @@ def layout_basis(n_steps: int, running: bool) -> int:
     return n_steps - n_steps % bucket
 
 
+SNAPSHOTS_KEPT = 64
+"""Memories after a step kept in this process (a step's memory never changes once the step is stored)."""
+_snapshots: OrderedDict[tuple[str, str, int], MemorySnapshot] = OrderedDict()
+
+
+def memory_after(store: RunStore, run_id: str, index: int) -> MemorySnapshot:
+    """The memory after step ``index``: from the recent ones kept here, or one keyframe plus diffs."""
+    key = (str(store.path), run_id, index)
+    with _lock:
+        if key in _snapshots:
+            _snapshots.move_to_end(key)
+            return _snapshots[key]
+    snapshot = store.memory_at(run_id, index)
+    _keep(key, snapshot)
+    return snapshot
+
+
+def _keep(key: tuple[str, str, int], snapshot: MemorySnapshot) -> None:
+    with _lock:
+        _snapshots[key] = snapshot
+        while len(_snapshots) > SNAPSHOTS_KEPT:
+            _snapshots.popitem(last=False)
+
+
 def memory_pair(store: RunStore, run_id: str,
                 index: int) -> tuple[Step, MemorySnapshot | None, MemorySnapshot]:
-    """The step, the memory before it and after it (one keyframe read plus a few diffs)."""
+    """The step, the memory before it and after it. Stepping forward, the memory before is the one the
+    last step view built; otherwise one keyframe read plus a few diffs."""
     step = store.step(run_id, index)
-    before = store.memory_at(run_id, index - 1) if index > 0 else None
+    before = memory_after(store, run_id, index - 1) if index > 0 else None
     if step.memory_diff is None:
-        return step, before, before or MemorySnapshot()
-    return step, before, memlib.apply(before, step.memory_diff)
+        current = before or MemorySnapshot()
+    else:
+        current = memlib.apply(before, step.memory_diff)
+    _keep((str(store.path), run_id, index), current)
+    return step, before, current
 
 
 def trial_bounds(frame: pd.DataFrame, trial: int) -> tuple[int, int]:

@@ -8,6 +8,7 @@ reaches plotly, whose labels understand a subset of HTML.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ EDGE_HOVER_UP_TO = 300
 """Edges get hover labels (invisible midpoint markers) up to this many edges."""
 
 
+@functools.lru_cache(maxsize=1024)
 def kind_color(kind: str) -> str:
     """A stable colour per kind (the same kind is the same colour in every run and page)."""
     return PALETTE[hashlib.blake2b(kind.encode(), digest_size=2).digest()[0] % len(PALETTE)]

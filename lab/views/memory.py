@@ -1,6 +1,7 @@
 """The memory view: one Streamlit component used by the Run, Explore and Compare pages.
 
-For any agent's :class:`MemorySnapshot` at one step: the graph (plotly, stable positions,
+For any agent's :class:`MemorySnapshot` at one step: the graph (a cytoscape.js component that stays
+mounted across steps, :mod:`lab.views.graphview`; or plotly with ``MEMLAB_GRAPH=plotly``; stable positions,
 added / retrieved / removed highlighted; click a node for its attributes and provenance), the
 records table (retrieved rows first and highlighted), the prompt text, this step's changes, the
 memory-size timeline, and the agent package's own figures if it offers ``views.figures``.
@@ -15,7 +16,8 @@ import streamlit as st
 
 from lab.core.records import MemorySnapshot, RunInfo, Step
 from lab.store import RunStore
-from lab.views import data, graph, layout, records
+from lab.ui import on_demand
+from lab.views import data, graph, graphview, layout, records
 from lab.views.charts import memory_size_figure
 from lab.views.hooks import agent_figures
 
@@ -46,16 +48,23 @@ def memory_view(store: RunStore, info: RunInfo, index: int, key: str, compact: b
                        f"{len(everything.records)} records")
             if not (current.nodes or current.records):
                 return
-    if current.nodes or marks.dropped_nodes:
+    graphed = bool(current.nodes or marks.dropped_nodes)
+    if graphed:
         graph_panel(store, info, current, marks, key, compact)
-    if current.records:
+    if current.records and graphed and not compact:  # beside a graph, the table is drawn once opened
+        with on_demand("Records table", key=f"{key}:records") as shown:  # a fixed label keeps it open
+            if shown:
+                records_panel(current, marks, compact)
+    elif current.records:
         records_panel(current, marks, compact)
     if current.prompt_text and not compact:
-        with st.expander("Memory text in the prompt at this step"):
-            st.text(current.prompt_text)
+        with on_demand("Memory text in the prompt at this step", key=f"{key}:prompt-text") as shown:
+            if shown:
+                st.text(current.prompt_text)
     if step.memory_diff is not None and not compact:
-        with st.expander("Changes at this step"):
-            st.text(records.diff_text(step.memory_diff, before))
+        with on_demand("Changes at this step", key=f"{key}:changes") as shown:
+            if shown:
+                st.text(records.diff_text(step.memory_diff, before))
     if timeline and not compact:
         frame = data.series(store, str(store.path), info.run_id, info.n_steps)
         st.plotly_chart(memory_size_figure(frame, index), key=f"{key}:size", config={"displaylogo": False})
@@ -75,10 +84,16 @@ def graph_panel(store: RunStore, info: RunInfo, current: MemorySnapshot, marks: 
     st.caption(f"Graph: {alive} nodes, {sum(1 for e in current.edges if e.removed_step is None)} edges · "
                "green = added now, magenta = retrieved now, orange = moved the choice (attribution), "
                "faded = removed · click a node for details")
-    event = st.plotly_chart(graph.graph_figure(current, pos, marks, height=300 if compact else 460),
-                            key=f"{key}:graph", on_select="rerun", selection_mode="points",
-                            config={"displaylogo": False, "scrollZoom": True})
-    picked = selected_id(event)
+    height = 300 if compact else 460
+    if graphview.renderer() == "plotly":
+        event = st.plotly_chart(graph.graph_figure(current, pos, marks, height=height), key=f"{key}:graph",
+                                on_select="rerun", selection_mode="points",
+                                config={"displaylogo": False, "scrollZoom": True})
+        picked = selected_id(event)
+    else:  # stays mounted across steps: the key holds no step
+        previous = st.session_state.get(f"{key}:graph")
+        picked = graphview.memory_graph(current, pos, marks, info.run_id, key=f"{key}:graph", height=height,
+                                        selected=previous if isinstance(previous, str) else None)
     if picked:
         details_panel(store, info.run_id, shown, picked)
 

@@ -13,6 +13,7 @@ from lab.core.records import LLMCall, RunInfo, Step
 from lab.store import RunStore
 from lab.views import data
 from lab.views.charts import timings_strip_html
+from lab.ui import on_demand
 from lab.views.env import grid_env_frame, rooms_figure
 from lab.views.hooks import agent_trial_changes
 from lab.views.records import trial_changes
@@ -95,17 +96,20 @@ def call_title(i: int, call: LLMCall) -> str:
             + (" · ERROR" if call.error else ""))
 
 
-def llm_panel(step: Step) -> None:
-    """The exact messages each LLM call saw, its response, tokens and latency."""
+def llm_panel(step: Step, key: str = "llm") -> None:
+    """The exact messages each LLM call saw, its response, tokens and latency. The first call is open; the
+    others are drawn once opened (their titles carry the step's tokens, so they close again on a new
+    step)."""
     if not step.llm_calls:
         st.caption("No LLM calls at this step.")
         return
     total_in = sum(c.tokens_in for c in step.llm_calls)
     st.caption(f"{len(step.llm_calls)} call(s) · {total_in} prompt tokens · "
                f"{sum(c.latency_s for c in step.llm_calls):.2f} s")
-    for i, call in enumerate(step.llm_calls):
-        with st.expander(call_title(i, call), expanded=i == 0):
-            call_body(call)
+    for i, call in enumerate(step.llm_calls):  # the first is open; the others are drawn once opened
+        with on_demand(call_title(i, call), key=f"{key}:call:{i}", expanded=i == 0) as shown:
+            if shown:
+                call_body(call)
 
 
 def call_body(call: LLMCall) -> None:

@@ -103,7 +103,8 @@ def test_explore_opens_from_a_deep_link_and_steps_with_the_keyboard(app: App, pa
     press(page, "ArrowRight", 52)
     press(page, "ArrowLeft", 51)
     assert "step=51" in page.url
-    assert page.locator(".js-plotly-plot").count() >= 2  # the memory graph and the curves are drawn
+    assert page.locator(".js-plotly-plot").count() >= 2  # the curves are drawn (the graph: a component)
+    graph_frame(page)  # and the memory graph
     assert page.get_by_role("button", name="Deploy").count() == 0  # a local tool (client.toolbarMode minimal)
 
 
@@ -220,7 +221,9 @@ def test_fork_from_here_with_one_removal_then_compare_marks_where_the_fork_parts
     parent = execute(config, store).run_id
     page.goto(f"{app.url}/explore?run={parent}&step=3")
     rendered(page, 3)
-    page.get_by_text(re.compile(r"^Fork from here \(edit the memory")).click()
+    page.get_by_text(re.compile(r"^Fork from here \(edit the memory")).click()  # drawn once opened
+    page.get_by_role("combobox", name=re.compile("remove these items")).wait_for()
+    page.locator(IDLE).wait_for(state="attached")
     page.get_by_role("combobox", name=re.compile("remove these items")).click()
     page.get_by_role("option", name=re.compile(r"^h1: ")).click()
     page.keyboard.press("Escape")
@@ -235,3 +238,98 @@ def test_fork_from_here_with_one_removal_then_compare_marks_where_the_fork_parts
     # the parent's fake model answered "left" at step 3; the fork's live one starts over with "forward"
     page.get_by_text("Actions first differ at step 3").wait_for()
     assert page.get_by_text("action differs").count() == 2
+
+
+def graph_frame(page: Any) -> Any:
+    """The memory graph component's frame (cytoscape), once it has drawn a step."""
+    page.frame_locator('iframe[title*="memgraph"]').locator("#graph canvas").first.wait_for()
+    frame = next(f for f in page.frames if "memgraph" in f.url)
+    frame.wait_for_function("Object.keys(window.__applied).length > 0")
+    return frame
+
+
+def shown_ids(frame: Any) -> set[str]:
+    return set(frame.evaluate("cy.nodes().map(n => n.data('key'))"))
+
+
+def test_the_memory_graph_stays_mounted_and_applies_each_step_in_place(app: App, page: Any) -> None:
+    store = RunStore(app.home / "runs.sqlite")
+    page.goto(f"{app.url}/explore?run={app.demo}&step=40")
+    rendered(page, 40)
+    frame = graph_frame(page)
+    assert shown_ids(frame) == {n.id for n in store.memory_at(app.demo, 40).nodes}
+    frame.evaluate("window.__kept = 'the same page'")
+    kept = frame.evaluate("(() => { const n = cy.nodes()[0]; return [n.data('key'), n.position()]; })()")
+    renders = frame.evaluate("window.__renders")
+    focus(page, "Explore")
+    press(page, "ArrowRight", 41)
+    frame.wait_for_function("window.__applied[41] !== undefined")
+    assert frame.evaluate("window.__kept") == "the same page"  # not remounted: the same document
+    assert frame.evaluate("window.__renders") > renders
+    before, after = store.memory_at(app.demo, 40), store.memory_at(app.demo, 41)
+    dropped = {n.id for n in before.nodes} - {n.id for n in after.nodes}
+    assert shown_ids(frame) == {n.id for n in after.nodes} | dropped  # what step 41 removed is shown faded
+    assert frame.evaluate(f"cy.getElementById('n:' + {kept[0]!r}).position()") == kept[1]  # it stayed put
+    added = [n.id for n in after.nodes if n.added_step == 41]
+    for node in added:  # outlined as added now
+        assert frame.evaluate(f"cy.getElementById('n:' + {node!r}).data('stroke')") == "#2CA02C"
+
+
+def test_clicking_a_graph_node_shows_its_details_and_the_step_that_made_it(app: App, page: Any) -> None:
+    page.goto(f"{app.url}/explore?run={app.demo}&step=30")
+    rendered(page, 30)
+    frame = graph_frame(page)
+    key, x, y = frame.evaluate(
+        "(() => { const n = cy.nodes().filter(n => !n.hasClass('removed'))[0]; const p = n.renderedPosition();"
+        " return [n.data('key'), p.x, p.y]; })()")
+    box = page.locator('iframe[title*="memgraph"]').bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.get_by_text(re.compile(r"^Created at step \d+")).wait_for()
+    assert page.locator('[data-testid="stMarkdownContainer"]', has_text=f"Node {key}").count() >= 1
+    frame.wait_for_function(f"cy.getElementById('n:' + {key!r}).hasClass('picked')")  # drawn as chosen
+
+
+def test_the_memory_filter_narrows_the_graph_and_stays_across_steps(app: App, page: Any) -> None:
+    page.goto(f"{app.url}/explore?run={app.demo}&step=60")
+    rendered(page, 60)
+    frame = graph_frame(page)
+    everything = len(shown_ids(frame))
+    box = page.get_by_label("filter the memory (nodes, edges and records holding every word)")
+    box.fill("ep")
+    box.press("Enter")
+    page.get_by_text(re.compile(r"^filter 'ep': \d+ of \d+ nodes")).wait_for()
+    frame.wait_for_function(f"cy.nodes().length < {everything}")
+    assert all("ep" in key for key in shown_ids(frame))
+    focus(page, "Explore")
+    press(page, "ArrowRight", 61)
+    page.get_by_text(re.compile(r"^filter 'ep': \d+ of \d+ nodes")).wait_for()  # still filtered at step 61
+    assert box.input_value() == "ep"
+    frame.wait_for_function("window.__applied[61] !== undefined")
+    assert all("ep" in key for key in shown_ids(frame))
+
+
+def test_agent_thoughts_read_as_tables_lists_and_collapsed_replies_with_the_raw_json_aside(
+        app: App, page: Any) -> None:
+    store = RunStore(app.home / "runs.sqlite")
+    run_id = store.create_run(RunConfig(env_id="tw-coin", agent_id="arigraph", llm="fake:x", max_steps=1,
+                                        label="browser-thoughts"))
+    long_reply = "I cannot answer that in triplets " * 30
+    thoughts = {"memory": {"new": ["kitchen, has, fridge", "player, in, kitchen"], "outdated": ["player, in, hall"],
+                           "deleted": [], "extractor": "rules", "rejected": [long_reply]},
+                "plan": {"main_goal": "find the coin", "plan_steps": [{"sub_goal_1": "open the fridge"},
+                                                                       {"sub_goal_2": "take the coin"}]}}
+    store.append_steps(run_id, [Step(index=0, t=0, observation=ObservationRecord(text="-= Kitchen =-"),
+                                     action="open fridge", thoughts=thoughts)])
+    page.goto(f"{app.url}/explore?run={run_id}&step=0")
+    rendered(page, 0)
+    page.get_by_text(re.compile(r"^memory changes \(2 added, 0 added \(spatial\), 1 outdated")).wait_for()
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 1  # the triplets as a table
+    plan = page.locator('[data-testid="stMarkdownContainer"] ol li')
+    assert plan.all_inner_texts()[:2] == ["open the fridge", "take the coin"]
+    replies = page.get_by_text("replies the parser could not read (1)")
+    assert replies.count() == 1 and not page.get_by_text(re.compile("I cannot answer that")).first.is_visible()
+    replies.click()
+    reply = page.get_by_text(re.compile(r"^I cannot answer that"))
+    reply.first.wait_for()
+    assert len(reply.first.inner_text()) <= 240 < len(long_reply)  # trimmed
+    assert page.get_by_text("raw JSON").count() == 1

@@ -34,8 +34,10 @@ def test_explore_deep_link_shows_the_step_and_steps_with_the_buttons(recorded: R
     at = page("explore", run=recorded.demo, step="10")
     assert not at.exception
     assert at.subheader[0].value == "Step 10"
-    assert "Graph:" in texts(at.caption) and "Records: 11 · retrieved now: 3" in texts(at.caption)
+    assert "Graph:" in texts(at.caption) and "Records:" not in texts(at.caption)  # beside a graph: on demand
     nav = f"explore:{recorded.demo}"
+    at = page("explore", opened=(f"{nav}:records",), run=recorded.demo, step="10")
+    assert "Records: 11 · retrieved now: 3" in texts(at.caption)
     at.button(key=f"{nav}:next").click().run(timeout=TIMEOUT)
     at.button(key=f"{nav}:next").click().run(timeout=TIMEOUT)
     assert at.subheader[0].value == "Step 12" and at.query_params["step"] == "12"
@@ -97,6 +99,8 @@ def test_explore_explains_an_action_from_its_stored_attribution_and_offers_one_w
     scorer = KeyedScorer(needed=split.items()[0].text, favourite=step.action, fallback=other)
     result = attribution.cached(store, recorded.history, 2, "keyed", scorer)
     at = page("explore", run=recorded.history, step="2")
+    assert not any("Chose **" in m.value for m in at.markdown)  # the panel is drawn only once opened
+    at = page("explore", opened=(f"explore:{recorded.history}:why",), run=recorded.history, step="2")
     assert not at.exception
     shown = texts(at.markdown)
     assert f"Chose **{step.action}** among {len(result.options)} options · scored by `keyed`" in shown
@@ -109,7 +113,8 @@ def test_explore_explains_an_action_from_its_stored_attribution_and_offers_one_w
     memory = getattr(memory, "data", memory)  # a Styler when coloured
     assert memory.set_index("id").loc[needed, "status"] == "attributed"  # marked in the memory view
     assert memory["status"].iloc[0] == "attributed"  # and listed first
-    at = page("explore", run=recorded.history, step="1")  # nothing stored for this step: a button
+    at = page("explore", opened=(f"explore:{recorded.history}:why",), run=recorded.history,
+              step="1")  # nothing stored for this step: a button
     assert not at.exception and [b.label for b in at.button if b.label == "Attribute this step"]
 
 
@@ -374,7 +379,7 @@ def test_a_fork_shows_where_it_came_from_its_edited_step_and_explore_offers_to_f
     assert "Memory edited before this step: remove h0" in texts(at.warning)
     at = page("explore", run=child, step="3")
     assert not at.warning
-    at = page("explore", run=parent, step="2")
+    at = page("explore", opened=(f"explore:{parent}:fork",), run=parent, step="2")
     (remove,) = [m for m in at.multiselect if m.label == "remove these items"]
     assert [o.split(":")[0] for o in remove.options] == ["h0", "h1"]  # what step 2 found in the memory
     assert any(b.label == "Fork from here" for b in at.button)
