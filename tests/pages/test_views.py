@@ -53,6 +53,51 @@ def test_graph_highlights_added_retrieved_and_removed_items() -> None:
     assert all("<b>" not in (label or "") for t in node_traces for label in t.text)  # labels are escaped
 
 
+def test_the_graph_component_gets_every_placed_item_with_its_outline_and_the_dropped_ones_faded() -> None:
+    from lab.views import graphview
+
+    before, after = snap(4), snap(5, retrieved=("n1",))
+    after = after.model_copy(update={"nodes": [n for n in after.nodes if n.id != "n2"],
+                                     "edges": [e for e in after.edges if e.id not in ("e2", "e3")]})
+    marks = graph.marks_for(4, after, before, MemoryDiff(nodes_added=[snap(5).nodes[4]], nodes_removed=["n2"],
+                                                          edges_removed=["e2", "e3"]))
+    marks.attributed = {"n3"}
+    pos = layout.snapshot_layout(snap(5))
+    pos.pop("n0")  # a node without a position is left out, and so are its edges
+    sent = graphview.graph_elements(after, pos, marks)
+    nodes = {n["id"]: n for n in sent["nodes"]}
+    assert set(nodes) == {"n1", "n2", "n3", "n4"}  # n2 was dropped at this step: still shown, faded
+    assert nodes["n2"].get("removed") and not nodes["n3"].get("removed")
+    assert (nodes["n1"]["stroke"], nodes["n3"]["stroke"], nodes["n4"]["stroke"]) == (
+        graph.RETRIEVED, graph.ATTRIBUTED, graph.ADDED)
+    assert "stroke" not in nodes["n2"] and nodes["n4"]["text"] == "<b>n4</b>"  # canvas text: sent as text
+    assert {e["id"] for e in sent["edges"]} == {"e2", "e3", "e4"}  # e1 starts at n0, which has no position
+    assert nodes["n1"]["x"] == round(pos["n1"][0], graphview.DIGITS)
+    assert sent["legend"]["nodes"] == [["object", graph.kind_color("object")], ["room", graph.kind_color("room")]]
+    assert [name for name, _ in sent["legend"]["states"]][0] == "added now"
+
+
+def test_stepping_forward_reuses_the_memory_the_last_step_built(tmp_path) -> None:  # noqa: ANN001
+    from lab.store import RunStore
+    from lab.views import data
+    from lab.views.demo import record_demo
+
+    store = RunStore(tmp_path / "runs.sqlite")
+    run_id = record_demo(store, n_steps=30, episode_every=2)
+    for index in (12, 13, 14, 25, 3):  # forward steps, a jump, a step back
+        step, before, current = data.memory_pair(store, run_id, index)
+        assert step.index == index and _same_items(current, store.memory_at(run_id, index))
+        assert _same_items(before, store.memory_at(run_id, index - 1))
+    assert (str(store.path), run_id, 14) in data._snapshots
+
+
+def _same_items(a: MemorySnapshot, b: MemorySnapshot) -> bool:
+    """Equal up to item order (a keyframe and the diffs applied to the one before may order items apart)."""
+    key = lambda items: sorted(i.model_dump_json() for i in items)  # noqa: E731
+    return all(key(getattr(a, f)) == key(getattr(b, f)) for f in ("nodes", "edges", "records")) and (
+        a.prompt_text == b.prompt_text and sorted(a.retrieved) == sorted(b.retrieved))
+
+
 def test_attributed_items_are_outlined_orange_in_the_graph_and_listed_first_in_the_records() -> None:
     current = snap(5, retrieved=("n1", "r2"))
     marks = graph.marks_for(4, current, snap(4), None)
