@@ -339,7 +339,17 @@ def report_text(table: str, args: argparse.Namespace, size: str) -> str:
         "earlier runs of this bench stopped at the last element, which the plotly graph could still be "
         "drawing behind; that figure is kept for comparison. Opening counts from navigation to the same last "
         "element.\n\n"
-        + table + "\n"
+        + table + "\n\n"
+        "Where the time went, found with py-spy on the server and the browser's websocket frames "
+        "(2026-12-04, 10 step changes of this run, outside this bench): with Streamlit's default "
+        "`runner.postScriptGC`, a full `gc.collect()` after every script run took about 0.28 s per step "
+        "change in a server process that holds torch and the models, and the last message of a step change "
+        "left the server about 0.45 s after the key press; the page script itself took about 0.04 s. The "
+        "lab now turns that collection off (`lab.cli.STREAMLIT_OPTIONS`; Python's generational collection "
+        "still runs), draws heavy panels only once opened, and reuses the last step's memory when "
+        "stepping. What is left is mostly the browser: with plotly, the memory graph is redrawn after "
+        "the step's last element shows (compare the two step-change rows); the component applies the step "
+        "to the graph already on screen.\n"
     )
 
 

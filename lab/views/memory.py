@@ -81,16 +81,18 @@ def graph_panel(store: RunStore, info: RunInfo, current: MemorySnapshot, marks: 
                                        "edges": current.edges + marks.dropped_edges})
     pos = layout.place(shown, base)
     alive = sum(1 for n in current.nodes if n.removed_step is None)
-    st.caption(f"Graph: {alive} nodes, {sum(1 for e in current.edges if e.removed_step is None)} edges · "
-               "green = added now, magenta = retrieved now, orange = moved the choice (attribution), "
-               "faded = removed · click a node for details")
+    counts = f"Graph: {alive} nodes, {sum(1 for e in current.edges if e.removed_step is None)} edges · "
     height = 300 if compact else 460
     if graphview.renderer() == "plotly":
+        st.caption(counts + "green = added now, magenta = retrieved now, orange = moved the choice "
+                   "(attribution), faded = removed · click a node for details")
         event = st.plotly_chart(graph.graph_figure(current, pos, marks, height=height), key=f"{key}:graph",
                                 on_select="rerun", selection_mode="points",
                                 config={"displaylogo": False, "scrollZoom": True})
         picked = selected_id(event)
     else:  # stays mounted across steps: the key holds no step
+        st.caption(counts + "click a node for details · scroll to zoom, drag to pan, double-click to fit "
+                   "(colours in the legend under the graph)")
         previous = st.session_state.get(f"{key}:graph")
         picked = graphview.memory_graph(current, pos, marks, info.run_id, key=f"{key}:graph", height=height,
                                         selected=previous if isinstance(previous, str) else None)

@@ -333,3 +333,22 @@ def test_agent_thoughts_read_as_tables_lists_and_collapsed_replies_with_the_raw_
     reply.first.wait_for()
     assert len(reply.first.inner_text()) <= 240 < len(long_reply)  # trimmed
     assert page.get_by_text("raw JSON").count() == 1
+
+
+def test_home_links_each_recorded_example_to_explore_at_its_step_worth_seeing(
+        app: App, page: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lab import examples as gallery
+
+    few = [e for e in gallery.examples() if e.config.agent_id in ("hiagent", "sat")]  # the quick two
+    monkeypatch.setattr(gallery, "examples", lambda: few)
+    store = RunStore(app.home / "runs.sqlite")
+    recorded = {r.title: r for r in gallery.record_examples(store)}
+    page.goto(app.url)
+    page.get_by_text(re.compile(r"^Example runs \(label")).wait_for()
+    assert page.get_by_role("button", name="Try the examples").count() == 0  # recorded: links, not the button
+    sat = next(r for title, r in recorded.items() if title.startswith("SAT"))
+    href = page.get_by_role("link", name=sat.title).get_attribute("href")  # markdown links open a new tab
+    page.goto(f"{app.url}/{href.removeprefix('/')}")
+    rendered(page, sat.step)
+    assert f"run={sat.run_id}" in page.url
+    page.locator('[data-testid="stImage"] img').first.wait_for()  # its room, replayed through its env spec
