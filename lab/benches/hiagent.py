@@ -25,7 +25,7 @@ from lab.benches import capped_chat_model, markdown_table, write_report
 from lab.core.llm.client import estimate_tokens
 from lab.core.records import LLMCall, RunConfig, Step
 from lab.core.stats import bootstrap_ci, paired
-from lab.runner import execute
+from lab.runner import execute, prepare
 from lab.store import RunStore
 
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -66,6 +66,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=int,
         default=32,
         help="generation cap of the embedded model (subgoals and summaries are one line)",
+    )
+    parser.add_argument(
+        "--reuse", action="store_true",
+        help="measure finished runs of the same config from the store instead of playing them again (the "
+             "generation cap is not part of a run's config: give the one they were played with)",
     )
     args = parser.parse_args(argv)
     args.seeds = args.seeds or (1 if args.quick else 2)
@@ -117,10 +122,14 @@ def history_tokens(steps: list[Step]) -> list[int]:
     return sizes
 
 
+LABEL = "bench-hiagent"
+
+
 def run_one(
-    store: RunStore, model: Any, args: argparse.Namespace, variant: str, env_id: str, seed: int, bar: tqdm
+    store: RunStore, model: Any, args: argparse.Namespace, variant: str, env_id: str, seed: int, bar: tqdm,
+    done: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One run of a variant; its measures."""
+    """One run of a variant (or, from ``done``, a finished run of the same config); its measures."""
     agent, agent_config = VARIANTS[variant]
     if agent == "hiagent":
         agent_config = {**agent_config, "summarizer": args.summarizer}
@@ -132,10 +141,12 @@ def run_one(
         max_steps=args.max_steps,
         agent_config=agent_config,
         probe_every=0,  # the agent's own runs, as measured before memory probes existed
-        label="bench-hiagent",
+        label=LABEL,
     )
     start = time.perf_counter()
-    info = execute(config, store, chat_model=model, progress=lambda done, total: bar.update(1))
+    info = (done or {}).get(prepare(config).config.model_dump_json())
+    if info is None:
+        info = execute(config, store, chat_model=model, progress=lambda done, total: bar.update(1))
     if info.status != "finished":
         raise RuntimeError(f"run {info.run_id} ended with {info.status}: {info.summary.message}")
     steps = store.steps(info.run_id)
@@ -152,7 +163,7 @@ def run_one(
         "max_score": summary.max_score,
         "won": summary.won,
         "subgoals": subgoals,
-        "wall_s": time.perf_counter() - start,
+        "wall_s": summary.wall_s if done else time.perf_counter() - start,
         **measure(store, info.run_id, steps),
     }
 
@@ -282,13 +293,22 @@ PAPER_RATIO = 65.0
 """HiAgent's context tokens as a share of the full-history baseline's in the paper: 64.98% [HP Table 1]."""
 
 
+def same_length(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two runs played as many steps (per-step means of runs of different lengths do not compare)."""
+    return a.get("steps") == b.get("steps")
+
+
 def ratio_rows(results: list[dict[str, Any]]) -> list[list[str]]:
     """Mean HiAgent / full-history ratios over games with their 95% bootstrap intervals, and where each
-    interval stands against 100% (no saving) and the paper's 65%."""
+    interval stands against 100% (no saving) and the paper's 65%. The own-run ratios leave out pairs whose
+    runs played different numbers of steps (a run that ends at step 1 has a near-empty history); the
+    same-trajectory ratios need no such rule."""
     groups = triples(results)
 
-    def cell(measure: Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], float]) -> str:
-        values = [v for v in (measure(*group) for group in groups) if not math.isnan(v)]
+    def cell(measure: Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], float], own: str = "") -> str:
+        chosen = [(hi, bare, full) for hi, bare, full in groups
+                  if not own or same_length(hi if own == "hi" else bare, full)]
+        values = [v for v in (measure(*group) for group in chosen) if not math.isnan(v)]
         iv = bootstrap_ci(values)
         if not iv.n:
             return "–"
@@ -299,13 +319,13 @@ def ratio_rows(results: list[dict[str, Any]]) -> list[list[str]]:
         return f"{iv.mean:.1f}% [{iv.low:.1f}, {iv.high:.1f}] (n={iv.n}; {where}, {paper})"
 
     return [
-        ["action prompt, own runs", cell(lambda hi, bare, full: ratio(hi, full, "act_tokens")),
-         cell(lambda hi, bare, full: ratio(bare, full, "act_tokens"))],
+        ["action prompt, own runs", cell(lambda hi, bare, full: ratio(hi, full, "act_tokens"), "hi"),
+         cell(lambda hi, bare, full: ratio(bare, full, "act_tokens"), "bare")],
         ["action prompt, same trajectory", cell(lambda hi, bare, full: same_trajectory_prompt(hi, full)),
          cell(lambda hi, bare, full: same_trajectory_prompt(bare, full))],
         ["memory text, same trajectory", cell(lambda hi, bare, full: same_trajectory(hi)),
          cell(lambda hi, bare, full: same_trajectory(bare))],
-        ["memory text, own runs", cell(lambda hi, bare, full: ratio(hi, full, "memory_tokens")), ""],
+        ["memory text, own runs", cell(lambda hi, bare, full: ratio(hi, full, "memory_tokens"), "hi"), ""],
     ]
 
 
@@ -317,17 +337,19 @@ def normalised(result: dict[str, Any]) -> float:
 
 def paired_rows(results: list[dict[str, Any]]) -> list[list[str]]:
     """Each HiAgent variant minus full-history on the same game: normalised score, action-prompt tokens per
-    step and all prompt tokens per step, with bootstrap intervals and the sign test."""
+    step and all prompt tokens per step (over the pairs of runs of the same length), with bootstrap
+    intervals and the sign test."""
     rows = []
     for variant in ("hiagent", "hiagent-no-example"):
         both = pairs(results, variant)
         if not both:
             continue
+        even = [(hi, full) for hi, full in both if same_length(hi, full)]
         rows.append([
             variant,
             paired([normalised(hi) for hi, _ in both], [normalised(full) for _, full in both]).format(),
-            paired([hi["act_tokens"] for hi, _ in both], [full["act_tokens"] for _, full in both]).format(0),
-            paired([hi["all_tokens"] for hi, _ in both], [full["all_tokens"] for _, full in both]).format(0),
+            paired([hi["act_tokens"] for hi, _ in even], [full["act_tokens"] for _, full in even]).format(0),
+            paired([hi["all_tokens"] for hi, _ in even], [full["all_tokens"] for _, full in even]).format(0),
         ])
     return rows
 
@@ -407,12 +429,14 @@ history); "all tok/step" adds HiAgent's subgoal and summary calls.
 {memories}
 
 Ratios over games (one HiAgent / full-history ratio per env and game_seed): mean [95% percentile-bootstrap
-interval], and where the interval stands against 100% (no saving) and the paper's 65%:
+interval], and where the interval stands against 100% (no saving) and the paper's 65%. The own-run rows
+leave out the pairs whose two runs played different numbers of steps (n counts the pairs kept):
 
 {ratios}
 
 Paired on the same env and game_seed, HiAgent minus full-history: mean difference [95% bootstrap
-interval] (n pairs), wins-losses-ties (HiAgent higher), two-sided sign test:
+interval] (n pairs; the token columns over the pairs of runs of the same length), wins-losses-ties
+(HiAgent higher), two-sided sign test:
 
 {differences}
 
@@ -439,10 +463,12 @@ def main(argv: list[str]) -> int:
         for seed in range(1, args.seeds + 1)
         for variant in VARIANTS
     ]
+    done = ({r.config.model_dump_json(): r for r in store.list_runs(limit=100_000, label=LABEL, status="finished")}
+            if args.reuse else None)
     results = []
     with tqdm(total=len(plan) * args.max_steps, desc="hiagent bench (steps, at most)", unit="step") as bar:
         for env_id, seed, variant in plan:
-            results.append(run_one(store, model, args, variant, env_id, seed, bar))
+            results.append(run_one(store, model, args, variant, env_id, seed, bar, done))
     body = report(args, results)
     print(body)
     print(f"\nwritten to {write_report('hiagent', 'HiAgent vs full-history: context, score, steps', body)}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lab.benches.hiagent import memory_rows, paired_rows, parse_args, prompt_rows, report
+from lab.benches.hiagent import memory_rows, paired_rows, parse_args, prompt_rows, ratio_rows, report
 
 
 def result(agent: str, env: str, act: float, memory: float, same: float, score: float = 0.0) -> dict:
@@ -48,3 +48,10 @@ def test_the_paired_rows_set_each_variant_against_full_history_on_the_same_games
     assert score == "+0.00 [0.00, 0.00] (n=2), 0-0-2, sign test p=1"
     assert act == every == "+500 [400, 600] (n=2), 2-0-0, sign test p=0.5"  # +400 on cooking, +600 on hunt
     assert bare_score == "+0.33 (n=1), 1-0-0, sign test p=1"  # one of three points on its one game
+
+
+def test_own_run_ratios_leave_out_pairs_of_runs_that_played_different_lengths() -> None:
+    short = [dict(r, steps=1) if r["agent"] == "full-history" and r["env"] == "tw-hunt" else r for r in RESULTS]
+    rows = {row[0]: row for row in ratio_rows(short)}
+    assert rows["action prompt, own runs"][1] == "166.7% (n=1)"  # tw-hunt's full-history ended at step 1
+    assert rows["action prompt, same trajectory"][1].endswith("(n=2; above 100%, excludes 65%)")  # kept
