@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
 
 from lab.core.errors import ConfigError, LabError
 from lab.core.records import RunInfo
@@ -119,7 +120,8 @@ def model_form(model: type[BaseModel], key: str) -> dict[str, Any]:
         base, optional = _base_type(field.annotation)
         if typing.get_origin(base) is dict:  # tables (an agent's sampling settings) have their own field
             continue
-        default = field.default if field.default is not None else None
+        default = field.get_default(call_default_factory=True)  # a default_factory's value, not Undefined
+        default = None if default is PydanticUndefined else default
         label, help_text, wkey = name, field.description or (field.json_schema_extra or None), f"{key}.{name}"
         help_text = help_text if isinstance(help_text, str) else None
         if typing.get_origin(base) is Literal:
@@ -132,8 +134,10 @@ def model_form(model: type[BaseModel], key: str) -> dict[str, Any]:
             values[name] = st.number_input(label, value=default if default is not None else 0, key=wkey,
                                            help=help_text, step=1 if base is int else None)
         else:
-            raw = st.text_input(label, value="" if default is None else str(default), key=wkey,
-                                help=help_text)
+            shown = "" if default is None else ",".join(map(str, default)) if isinstance(default, list) else str(default)
+            raw = st.text_input(label, value=shown, key=wkey, help=help_text)
+            if raw.strip() == shown and default is not None:
+                continue  # left as it was: the config's own default applies (a list stays a list)
             if raw.strip() or not optional:
                 values[name] = raw.strip()
     return values

@@ -270,6 +270,9 @@ def test_the_memory_graph_stays_mounted_and_applies_each_step_in_place(app: App,
     dropped = {n.id for n in before.nodes} - {n.id for n in after.nodes}
     assert shown_ids(frame) == {n.id for n in after.nodes} | dropped  # what step 41 removed is shown faded
     assert frame.evaluate(f"cy.getElementById('n:' + {kept[0]!r}).position()") == kept[1]  # it stayed put
+    legend = frame.inner_text("#legend")  # node kinds, edge kinds, the highlight colours and the faded ones
+    for name in ("place", "transition edge", "added now", "retrieved now", "moved the choice", "faded: removed"):
+        assert name in legend, (name, legend)
     added = [n.id for n in after.nodes if n.added_step == 41]
     for node in added:  # outlined as added now
         assert frame.evaluate(f"cy.getElementById('n:' + {node!r}).data('stroke')") == "#2CA02C"
@@ -323,7 +326,8 @@ def test_agent_thoughts_read_as_tables_lists_and_collapsed_replies_with_the_raw_
     page.goto(f"{app.url}/explore?run={run_id}&step=0")
     rendered(page, 0)
     page.get_by_text(re.compile(r"^memory changes \(2 added, 0 added \(spatial\), 1 outdated")).wait_for()
-    assert page.locator('[data-testid="stDataFrame"]').count() >= 1  # the triplets as a table
+    page.locator('[data-testid="stDataFrame"]').first.wait_for()  # the triplets as a table
+    page.locator(IDLE).wait_for(state="attached")
     plan = page.locator('[data-testid="stMarkdownContainer"] ol li')
     assert plan.all_inner_texts()[:2] == ["open the fridge", "take the coin"]
     replies = page.get_by_text("replies the parser could not read (1)")
@@ -352,3 +356,44 @@ def test_home_links_each_recorded_example_to_explore_at_its_step_worth_seeing(
     rendered(page, sat.step)
     assert f"run={sat.run_id}" in page.url
     page.locator('[data-testid="stImage"] img').first.wait_for()  # its room, replayed through its env spec
+
+
+def test_an_errored_run_says_why_and_what_to_do_on_explore_and_the_run_page(app: App, page: Any) -> None:
+    from lab.core.records import RunSummary
+
+    store = RunStore(app.home / "runs.sqlite")
+    run_id = store.create_run(RunConfig(env_id="minigrid-aliased-room", agent_id="graph-schemas",
+                                        label="browser-error"), {})
+    store.finish_run(run_id, RunSummary(status="error", message="the env could not be built"))
+    page.goto(f"{app.url}/explore?run={run_id}")
+    page.get_by_text(re.compile(r"ended in error before its first step: the env could not be built")).wait_for()
+    assert page.get_by_text(f"memlab resume {run_id}", exact=False).count() >= 1
+    assert page.get_by_text(re.compile("no steps yet")).count() == 0
+    page.goto(f"{app.url}/run?runs={run_id}")
+    page.get_by_text(re.compile(r"ended in error before its first step")).first.wait_for()
+    assert page.get_by_text(re.compile("waiting for the first step")).count() == 0
+
+
+def test_graph_schemas_runs_on_its_own_env_from_the_run_page_on_first_use(app: App, page: Any) -> None:
+    page.goto(f"{app.url}/run")
+    choose(page, "env", "minigrid-aliased-room")
+    page.locator(IDLE).wait_for(state="attached")
+    page.get_by_role("combobox", name="agents", exact=True).click()  # beside the default random agent
+    page.get_by_role("option", name="graph-schemas", exact=True).click()
+    page.keyboard.press("Escape")
+    page.locator(IDLE).wait_for(state="attached")
+    page.get_by_label("max steps per trial").fill("20")
+    page.get_by_label("max steps per trial").press("Tab")
+    page.locator(IDLE).wait_for(state="attached")
+    page.get_by_role("button", name="Start").click()
+    page.get_by_text(re.compile(r"started 2 run\(s\)")).wait_for()
+    store = RunStore(app.home / "runs.sqlite")
+    started = re.search(r"runs=([\w,%-]+)", page.url).group(1).replace("%2C", ",").split(",")
+    run_id = next(r for r in started if store.get_run(r).config.agent_id == "graph-schemas")
+    for _ in range(240):  # the shipped schema: no training first
+        if store.get_run(run_id).status not in ("running", "created"):
+            break
+        page.wait_for_timeout(250)
+    info = store.get_run(run_id)
+    assert info.status == "finished" and info.n_steps > 0, (info.status, info.message)
+    page.get_by_text(re.compile(r"Latest step \d+")).wait_for()
