@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import statistics
@@ -323,7 +324,8 @@ FIDELITY_NOTE = (
 
 
 def report(body: list[str]) -> None:
-    """Print the report so far and (re)write docs/arigraph.md, keeping the parts this run did not redo."""
+    """Print the report so far and (re)write docs/arigraph.md, keeping the parts this run did not redo (the
+    header's date is this run's; each part's ``Run:`` line has its own)."""
     text = "\n\n".join(body)
     print(text, flush=True)
     parts = {**sections(DOCS / "arigraph.md"), **sections_of(text)}  # this run's parts replace older ones
@@ -382,7 +384,8 @@ def main(argv: list[str]) -> int:
     """Run the selected parts, print the tables and write docs/arigraph.md."""
     args = parse(argv)
     seeds, cap = args.seeds or (1 if args.quick else 5), args.steps or (15 if args.quick else None)
-    ran = f"Run: `memlab bench arigraph {' '.join(argv)}` (LLM `{args.llm}`)."
+    # each part says when it ran: a later run that redoes some parts keeps the others as they were
+    ran = f"Run: `memlab bench arigraph {' '.join(argv)}` (LLM `{args.llm}`) on {datetime.date.today()}."
     body: list[str] = []
     if "c" in args.parts:
         reps = {1000: 3, 5000: 2} if args.quick else {1000: 5, 5000: 3, 20000: 1}
