@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from agents.baselines.full_history import FullHistoryConfig, HistoryMemory
 from lab.benches import capped_chat_model, markdown_table, write_report
+from lab.benches.arigraph import normalised
 from lab.core.llm.client import estimate_tokens
 from lab.core.records import LLMCall, RunConfig, Step
 from lab.core.stats import bootstrap_ci, paired
@@ -329,12 +330,6 @@ def ratio_rows(results: list[dict[str, Any]]) -> list[list[str]]:
     ]
 
 
-def normalised(result: dict[str, Any]) -> float:
-    """Score over max score (0 when the game has none or the variant did not run)."""
-    score, top = result["score"], result.get("max_score")
-    return score / top if top and not math.isnan(score) else 0.0
-
-
 def paired_rows(results: list[dict[str, Any]]) -> list[list[str]]:
     """Each HiAgent variant minus full-history on the same game: normalised score, action-prompt tokens per
     step and all prompt tokens per step (over the pairs of runs of the same length), with bootstrap
@@ -347,7 +342,8 @@ def paired_rows(results: list[dict[str, Any]]) -> list[list[str]]:
         even = [(hi, full) for hi, full in both if same_length(hi, full)]
         rows.append([
             variant,
-            paired([normalised(hi) for hi, _ in both], [normalised(full) for _, full in both]).format(),
+            paired([normalised(hi["score"], hi["max_score"]) for hi, _ in both],
+                   [normalised(full["score"], full["max_score"]) for _, full in both]).format(),
             paired([hi["act_tokens"] for hi, _ in even], [full["act_tokens"] for _, full in even]).format(0),
             paired([hi["all_tokens"] for hi, _ in even], [full["all_tokens"] for _, full in even]).format(0),
         ])

@@ -41,6 +41,9 @@ from lab.core.stats import bootstrap_ci, paired
 from lab.probes import FAMILIES, UNKNOWN
 
 LABEL = "bench probes"
+MIN_PAIRS = 5
+"""Pairs a verdict needs: below it a percentile-bootstrap interval runs far too narrow (two pairs that agree
+give a zero-width interval) and the sign test cannot reach p < 0.05."""
 STAND_IN = "fake:5"
 """The scripted model of part 1's acting calls: every reply is ``5`` (an importance rating for ``rag``)."""
 
@@ -265,7 +268,8 @@ def hypothesis_table(runs: list[RunProbes]) -> tuple[str, list[str]]:
             row.append(comparison.format() if diff.n else "–")
             if diff.n:
                 better = diff.excludes(0) and (diff.mean > 0) == (what == "evidence")
-                word = "better" if better else "worse" if diff.excludes(0) else "no difference shown"
+                word = ("too few pairs for a verdict" if diff.n < MIN_PAIRS else "better" if better
+                        else "worse" if diff.excludes(0) else "no difference shown")
                 verdicts.append(f"{name}, {ours} − {other}: {comparison.format()} → {word}")
         rows.append(row)
     return markdown_table([f"{ours} − …", *(m[0] for m in measures)], rows), verdicts
@@ -354,8 +358,8 @@ def report(runs: list[RunProbes], args: argparse.Namespace, command: str, wall_s
         "AriGraph's claim [AP §4] is that its structured memory keeps more correct and fewer stale facts than "
         "full history, summary and RAG as episodes grow. Differences are paired by game and seed (the "
         "trajectory is the same): mean [95% bootstrap CI], wins-losses-ties, sign test; a verdict needs the "
-        "interval to exclude 0. Summary is part 2's (fewer, "
-        "shorter runs), so its pairs are fewer.",
+        f"interval to exclude 0 over at least {MIN_PAIRS} pairs. Summary is part 2's (fewer, shorter runs), so "
+        "its pairs are fewer.",
     ]
     table, verdicts = hypothesis_table(runs)
     body += [table, "\n".join(f"- {v}" for v in verdicts) or "- no pairs measured"]

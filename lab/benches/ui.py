@@ -229,7 +229,7 @@ class Setup:
 
 
 SETUPS = {
-    "before": Setup("plotly graph, Streamlit's post-script GC (as before)", "plotly",
+    "before": Setup("plotly graph, Streamlit's post-script GC (the old graph and server setting)", "plotly",
                     ("--runner.postScriptGC", "true")),
     "plotly": Setup("plotly graph, no post-script GC", "plotly"),
     "cytoscape": Setup("cytoscape component (stays mounted), no post-script GC: the lab's default", "cytoscape"),
@@ -328,9 +328,11 @@ def report_text(table: str, args: argparse.Namespace, size: str) -> str:
         f"every 10 steps. Explore opens at step {args.steps // 2} through a deep link; then the right-arrow "
         f"key (heard by the navigator's key listener) is pressed {args.presses} times. The two graph "
         "renderers (`MEMLAB_GRAPH`), and the plotly one with Streamlit's default full garbage collection "
-        "after every script run (what the lab ran before), are measured side by side in one invocation, "
-        "each on its own server, on the same run and the same steps; all three draw panels such as the "
-        "fork editor and the LLM calls past the first only once opened.\n\n"
+        "after every script run (the lab's old graph and server setting), are measured side by side in one "
+        "invocation, each on its own server, on the same run and the same steps. All three run today's page "
+        "code: panels such as the fork editor and the LLM calls past the first are drawn only once opened, "
+        "and stepping reuses the last step's memory, so the first column is not the lab as it was (the "
+        "earlier run of this bench, 2026-11-26, measured 532 ms median up to the last element).\n\n"
         "A step change counts from the key press (timestamps taken inside the page, so Playwright's polling "
         "stays out) until everything was drawn: the step view (a fragment) has re-run on the server (one "
         "step record, one keyframe plus diffs, the MiniGrid frame re-rendered from a cached checkpoint), its "

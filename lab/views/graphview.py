@@ -32,39 +32,44 @@ def renderer() -> str:
     return value if value in ("cytoscape", "plotly") else "cytoscape"
 
 
-def _node(node: MemNode, pos: Point, marks: StepMarks, labels: bool) -> dict[str, Any]:
-    state = _state(node, marks)
-    out: dict[str, Any] = {"id": node.id, "x": round(pos[0], DIGITS), "y": round(pos[1], DIGITS),
-                           "color": kind_color(node.kind), "hover": _hover(node)}
+def _styled(out: dict[str, Any], item: MemNode | MemEdge, marks: StepMarks) -> dict[str, Any]:
+    """``out`` with the item's outline colour (added, retrieved, attributed) or its fading (removed)."""
+    state = _state(item, marks)
     if state in OUTLINE:
         out["stroke"] = OUTLINE[state]
     if state == "removed":
         out["removed"] = True
+    return out
+
+
+def _node(node: MemNode, pos: Point, marks: StepMarks, labels: bool) -> dict[str, Any]:
+    out = _styled({"id": node.id, "x": round(pos[0], DIGITS), "y": round(pos[1], DIGITS),
+                   "color": kind_color(node.kind), "hover": _hover(node)}, node, marks)
     if labels:
         out["text"] = node.label if len(node.label) <= 24 else node.label[:23] + "…"
     return out
 
 
 def _edge(edge: MemEdge, marks: StepMarks) -> dict[str, Any]:
-    state = _state(edge, marks)
-    out: dict[str, Any] = {"id": edge.id, "source": edge.source, "target": edge.target,
-                           "color": kind_color(edge.kind), "hover": f"{edge.kind}: {edge.label or edge.id}"}
-    if state in OUTLINE:
-        out["stroke"] = OUTLINE[state]
-    if state == "removed":
-        out["removed"] = True
-    return out
+    return _styled({"id": edge.id, "source": edge.source, "target": edge.target, "color": kind_color(edge.kind),
+                    "hover": f"{edge.kind}: {edge.label or edge.id}"}, edge, marks)
 
 
-def graph_elements(snapshot: MemorySnapshot, pos: dict[str, Point], marks: StepMarks) -> dict[str, Any]:
+def graph_elements(snapshot: MemorySnapshot, pos: dict[str, Point], marks: StepMarks,
+                   frame: dict[str, Point] | None = None) -> dict[str, Any]:
     """The graph at one step as the component's records: nodes with positions, colours and outline; edges
-    between placed nodes; the legend (node kinds, edge kinds, highlight colours). Items dropped at this
-    step (``marks``) are included, faded. Text is sent as text: cytoscape draws it on a canvas."""
+    between placed nodes; the legend (node kinds, edge kinds, highlight colours); ``bounds``, the box of
+    ``frame`` (the run's whole layout; ``pos`` without one), which sets the view's scale once per run. Items
+    dropped at this step (``marks``) are included, faded. Text is sent as text: cytoscape draws it on a
+    canvas."""
     nodes = [n for n in (*snapshot.nodes, *marks.dropped_nodes) if n.id in pos]
     placed = {n.id for n in nodes}
     edges = [e for e in (*snapshot.edges, *marks.dropped_edges) if e.source in placed and e.target in placed]
     labels = len(nodes) <= MAX_LABELS
+    points = list((frame or pos).values()) or [(0.0, 0.0)]
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
     return {
+        "bounds": [round(v, DIGITS) for v in (min(xs), min(ys), max(xs), max(ys))],
         "nodes": [_node(n, pos[n.id], marks, labels) for n in nodes],
         "edges": [_edge(e, marks) for e in edges],
         "legend": {
@@ -76,8 +81,10 @@ def graph_elements(snapshot: MemorySnapshot, pos: dict[str, Point], marks: StepM
 
 
 def memory_graph(snapshot: MemorySnapshot, pos: dict[str, Point], marks: StepMarks, run_id: str, key: str,
-                 height: int = 460, selected: str | None = None) -> str | None:
-    """Draw the graph; returns the clicked node's id (``edge:<id>`` for an edge), or None.
+                 height: int = 460, selected: str | None = None,
+                 frame: dict[str, Point] | None = None) -> str | None:
+    """Draw the graph (``frame``: the run's whole layout, see :func:`graph_elements`); returns the clicked
+    node's id (``edge:<id>`` for an edge), or None.
 
     ``key`` must not hold the step: the same key keeps the component mounted across steps."""
     global _component
@@ -86,5 +93,5 @@ def memory_graph(snapshot: MemorySnapshot, pos: dict[str, Point], marks: StepMar
 
         _component = components.declare_component("memgraph", path=str(COMPONENT_DIR))
     value = _component(run=run_id, step=marks.step, height=height, selected=selected,
-                       **graph_elements(snapshot, pos, marks), key=key, default=None)
+                       **graph_elements(snapshot, pos, marks, frame), key=key, default=None)
     return value if isinstance(value, str) else None

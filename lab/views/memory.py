@@ -95,7 +95,7 @@ def graph_panel(store: RunStore, info: RunInfo, current: MemorySnapshot, marks: 
                    "(colours in the legend under the graph)")
         previous = st.session_state.get(f"{key}:graph")
         picked = graphview.memory_graph(current, pos, marks, info.run_id, key=f"{key}:graph", height=height,
-                                        selected=previous if isinstance(previous, str) else None)
+                                        selected=previous if isinstance(previous, str) else None, frame=base)
     if picked:
         details_panel(store, info.run_id, shown, picked)
 

@@ -39,20 +39,24 @@ def test_family_cells_are_means_with_bootstrap_intervals_over_runs() -> None:
 
 def test_the_hypothesis_pairs_runs_by_game_and_seed_and_needs_the_interval_to_exclude_zero() -> None:
     runs = []
-    for seed, (ours, theirs) in enumerate([(1.0, 0.0), (0.5, 1.0), (0.5, 0.0)], start=1):
+    for seed, (ours, theirs) in enumerate([(1.0, 0.0), (0.5, 1.0), (0.5, 0.0), (0.0, 0.5), (1.0, 0.5)], start=1):
         runs += [run("arigraph (rules)", seed, evidence_run(ours)),
                  run("full-history", seed, evidence_run(theirs))]
     table, verdicts = hypothesis_table(runs)
-    assert "| full-history | +0.33 [-0.50, 1.00] (n=3), 2-1-0, sign test p=1 |" in table
+    assert "| full-history | +0.20 [-0.30, 0.70] (n=5), 3-2-0, sign test p=1 |" in table
     first = next(v for v in verdicts if v.startswith("evidence, all but unseen") and "full-history" in v)
-    assert first.endswith("→ no difference shown")  # one pair of three goes the other way
-    for seed in (4, 5, 6):
+    assert first.endswith("→ no difference shown")  # two pairs of five go the other way
+    for seed in (6, 7, 8):
         runs += [run("arigraph (rules)", seed, evidence_run(1.0)),
                  run("full-history", seed, evidence_run(0.0))]
     _, verdicts = hypothesis_table(runs)
     first = next(v for v in verdicts if v.startswith("evidence, all but unseen") and "full-history" in v)
-    assert "+0.67 [0.17, 1.00] (n=6), 5-1-0" in first and first.endswith("→ better")
+    assert "+0.50 [0.06, 0.88] (n=8), 6-2-0" in first and first.endswith("→ better")
     assert not any("rag" in v for v in verdicts)  # no rag runs: no pairs, no verdict
+    few = [r for r in runs if r.seed in (6, 7)]  # two pairs that agree: a zero-width interval, no verdict
+    _, verdicts = hypothesis_table(few)
+    first = next(v for v in verdicts if v.startswith("evidence, all but unseen") and "full-history" in v)
+    assert "+1.00 [1.00, 1.00] (n=2)" in first and first.endswith("→ too few pairs for a verdict")
 
 
 def evidence_run(share: float) -> list:

@@ -75,6 +75,10 @@ def test_the_graph_component_gets_every_placed_item_with_its_outline_and_the_dro
     assert nodes["n1"]["x"] == round(pos["n1"][0], graphview.DIGITS)
     assert sent["legend"]["nodes"] == [["object", graph.kind_color("object")], ["room", graph.kind_color("room")]]
     assert [name for name, _ in sent["legend"]["states"]][0] == "added now"
+    whole = {**pos, "far": (5.0, -2.0)}  # the run's whole layout sets the scale, not this step's nodes
+    assert graphview.graph_elements(after, pos, marks, whole)["bounds"][::2] == [
+        round(min(x for x, _ in whole.values()), graphview.DIGITS), 5.0]
+    assert graphview.graph_elements(after, pos, marks, whole)["bounds"][1] == -2.0
 
 
 def test_stepping_forward_reuses_the_memory_the_last_step_built(tmp_path) -> None:  # noqa: ANN001

@@ -44,12 +44,11 @@ const cy = (window.cy = cytoscape({
 let shownRun = null;
 let scale = 1; // layout units to pixels, fixed per run so that positions stay put across steps
 
-// The factor that spreads a run's first graph over the view at zoom 1 (nodes keep their pixel size).
-function runScale(nodes, width, height) {
-  if (nodes.length < 2) return 1;
-  const xs = nodes.map((n) => n.x), ys = nodes.map((n) => n.y);
-  const spanX = Math.max(...xs) - Math.min(...xs), spanY = Math.max(...ys) - Math.min(...ys);
-  const fit = Math.min((width - 48) / (spanX || 1), (height - 48) / (spanY || 1));
+// The factor that spreads the run's whole layout (`bounds`: x0, y0, x1, y1 in layout units) over the view at
+// zoom 1, so nodes keep their pixel size and a run opened at its first step has room for what comes later.
+function runScale(bounds, width, height) {
+  const [x0, y0, x1, y1] = bounds;
+  const fit = Math.min((width - 48) / ((x1 - x0) || 1), (height - 48) / ((y1 - y0) || 1));
   return Math.max(fit, 1e-6);
 }
 
@@ -67,40 +66,29 @@ function edgeData(e) {
   return data;
 }
 
-// Bring the elements on screen to `items` (nodes or edges) in place; returns how many changed.
+// Bring the elements on screen to `items` (nodes or edges) in place: new ones added, gone ones removed,
+// changed ones restyled (an edge whose ends changed is added anew: its ends cannot change in place).
 function sync(items, group, toData) {
-  let changed = 0;
   const wanted = new Set();
   for (const item of items) {
     const data = toData(item);
     wanted.add(data.id);
     const sig = JSON.stringify(item);
-    const el = cy.getElementById(data.id);
+    let el = cy.getElementById(data.id);
+    if (!el.empty() && el.scratch("sig") === sig) continue;
+    const position = group === "nodes" ? { x: item.x * scale, y: item.y * scale } : undefined;
+    if (!el.empty() && group === "edges") { el.remove(); el = cy.collection(); }
     if (el.empty()) {
-      const position = group === "nodes" ? { x: item.x * scale, y: item.y * scale } : undefined;
-      const added = cy.add({ group: group, data: data, position: position });
-      added.scratch("sig", sig);
-      added.classes(item.removed ? "removed" : "");
-      changed++;
-    } else if (el.scratch("sig") !== sig && group === "edges") {
-      el.remove(); // an edge's ends cannot change in place
-      const again = cy.add({ group: group, data: data });
-      again.scratch("sig", sig);
-      again.classes(item.removed ? "removed" : "");
-      changed++;
-    } else if (el.scratch("sig") !== sig) {
+      el = cy.add({ group: group, data: data, position: position });
+    } else {
       el.removeData();
       el.data(data);
-      if (group === "nodes") el.position({ x: item.x * scale, y: item.y * scale });
-      el.classes(item.removed ? "removed" : "");
-      el.scratch("sig", sig);
-      changed++;
+      el.position(position);
     }
+    el.classes(item.removed ? "removed" : "");
+    el.scratch("sig", sig);
   }
-  cy[group]().forEach((el) => {
-    if (!wanted.has(el.id())) { el.remove(); changed++; }
-  });
-  return changed;
+  cy[group]().forEach((el) => { if (!wanted.has(el.id())) el.remove(); });
 }
 
 function legend(args) {
@@ -122,7 +110,7 @@ function render(args) {
   if (fresh) {
     cy.elements().remove();
     shownRun = args.run;
-    scale = runScale(args.nodes, graphDiv.clientWidth, args.height);
+    scale = runScale(args.bounds, graphDiv.clientWidth, args.height);
   }
   cy.batch(() => {
     sync(args.nodes, "nodes", nodeData);
